@@ -1,0 +1,238 @@
+/**
+ * Image classification: sharp preprocessing driven by the model manifest, one ONNX Runtime
+ * session, softmax and top-k. Used by the Lambda handler and by `imgfn predict`.
+ */
+import * as ort from "onnxruntime-node";
+import sharp, { type Metadata, type OutputInfo } from "sharp";
+import type { ModelManifest } from "./manifest.js";
+
+export interface Prediction {
+  label: string;
+  index: number;
+  score: number;
+}
+
+export interface ClassifyResult {
+  predictions: Prediction[];
+  image: { format: string; width: number; height: number };
+  /** Milliseconds: decode + resize + normalise, and the ONNX run. */
+  timings: { preprocess: number; inference: number };
+}
+
+export type ImageErrorCode =
+  | "EMPTY_OBJECT"
+  | "OBJECT_TOO_LARGE"
+  | "NOT_AN_IMAGE"
+  | "UNSUPPORTED_FORMAT"
+  | "IMAGE_TOO_LARGE"
+  | "CORRUPT_IMAGE";
+
+/** A problem with the input image itself: retrying will not help, so it becomes an error result. */
+export class ImageInputError extends Error {
+  constructor(
+    readonly code: ImageErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ImageInputError";
+  }
+}
+
+/** Formats the classifier decodes (sharp's prebuilt libvips). */
+export const SUPPORTED_FORMATS = new Set(["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"]);
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+export interface ClassifierOptions {
+  manifest: ModelManifest;
+  /** Path to the .onnx file, or its bytes. */
+  model: string | Uint8Array;
+  labels: string[];
+  /** ONNX Runtime intra-op threads (see BENCHMARKS.md for why 1 is the default). */
+  threads?: number;
+}
+
+export interface ClassifyOptions {
+  topK?: number;
+  maxPixels?: number;
+}
+
+export class Classifier {
+  private constructor(
+    readonly manifest: ModelManifest,
+    readonly labels: string[],
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async load(opts: ClassifierOptions): Promise<Classifier> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: opts.threads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+    };
+    const session =
+      typeof opts.model === "string"
+        ? await ort.InferenceSession.create(opts.model, sessionOptions)
+        : await ort.InferenceSession.create(opts.model, sessionOptions);
+    const manifest = {
+      ...opts.manifest,
+      input: { ...opts.manifest.input, name: opts.manifest.input.name || session.inputNames[0] },
+      output: { ...opts.manifest.output, name: opts.manifest.output.name || session.outputNames[0] },
+    };
+    if (!session.inputNames.includes(manifest.input.name)) {
+      throw new Error(
+        `model input "${manifest.input.name}" not found (the model has: ${session.inputNames.join(", ")}); fix "input.name" in the manifest`,
+      );
+    }
+    if (!session.outputNames.includes(manifest.output.name)) {
+      throw new Error(
+        `model output "${manifest.output.name}" not found (the model has: ${session.outputNames.join(", ")}); fix "output.name" in the manifest`,
+      );
+    }
+    return new Classifier(manifest, opts.labels, session);
+  }
+
+  /** Decodes, preprocesses and classifies one encoded image. Throws ImageInputError for bad input. */
+  async classify(input: Uint8Array, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
+    const t0 = performance.now();
+    const { tensor, image } = await preprocess(input, this.manifest, opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+    const t1 = performance.now();
+    const outputs = await this.session.run({ [this.manifest.input.name]: tensor });
+    const t2 = performance.now();
+    const scores = outputs[this.manifest.output.name].data as Float32Array;
+    const probs = this.manifest.output.kind === "logits" ? softmax(scores) : scores;
+    return {
+      predictions: topK(probs, this.labels, opts.topK ?? 5),
+      image,
+      timings: { preprocess: round(t1 - t0), inference: round(t2 - t1) },
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/**
+ * Reads only the header to refuse bad input cheaply (no pixel is decoded for a decompression
+ * bomb), then decodes with shrink-on-load straight to "shorter side = resize", and centre-crops
+ * while converting HWC uint8 to the model's float layout in one pass.
+ */
+export async function preprocess(
+  input: Uint8Array,
+  manifest: ModelManifest,
+  maxPixels = DEFAULT_MAX_PIXELS,
+): Promise<{ tensor: ort.Tensor; image: ClassifyResult["image"] }> {
+  if (input.byteLength === 0) throw new ImageInputError("EMPTY_OBJECT", "the file is empty (0 bytes)");
+  let meta: Metadata;
+  try {
+    meta = await sharp(input).metadata();
+  } catch (err) {
+    throw new ImageInputError("NOT_AN_IMAGE", "the file is not an image in a format imgfn can read", { cause: err });
+  }
+  const format = meta.format ?? "unknown";
+  if (!SUPPORTED_FORMATS.has(format) || !meta.width || !meta.height) {
+    throw new ImageInputError(
+      "UNSUPPORTED_FORMAT",
+      `image format "${format}" is not supported (use one of: ${[...SUPPORTED_FORMATS].join(", ")})`,
+    );
+  }
+  const pixels = meta.width * meta.height;
+  if (pixels > maxPixels) {
+    throw new ImageInputError(
+      "IMAGE_TOO_LARGE",
+      `image is ${meta.width}x${meta.height} (${(pixels / 1e6).toFixed(1)} MP), over the ${(maxPixels / 1e6).toFixed(1)} MP limit; it was not decoded`,
+    );
+  }
+  const { resize, crop } = manifest.preprocess;
+  let data: Buffer;
+  let info: OutputInfo;
+  try {
+    ({ data, info } = await sharp(input, {
+      autoOrient: true,
+      limitInputPixels: maxPixels,
+      failOn: "error",
+      pages: 1,
+    })
+      // "outside": the shorter side becomes `resize`; JPEGs shrink on load (decode at 1/2..1/8).
+      .resize({ width: resize, height: resize, fit: "outside", fastShrinkOnLoad: true })
+      .flatten({ background: "#ffffff" })
+      .toColourspace("srgb")
+      .removeAlpha()
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true }));
+  } catch (err) {
+    throw new ImageInputError("CORRUPT_IMAGE", `the ${format} image could not be decoded: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (info.channels !== 3 || info.width < crop || info.height < crop) {
+    throw new ImageInputError("CORRUPT_IMAGE", `decoding gave an unexpected ${info.width}x${info.height}x${info.channels} image`);
+  }
+  const tensor = toTensor(data, info.width, info.height, manifest);
+  return { tensor, image: { format, width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height } };
+}
+
+/** Centre crop + normalise + transpose in one pass over the crop. */
+function toTensor(hwc: Buffer, width: number, height: number, manifest: ModelManifest): ort.Tensor {
+  const { crop, scale, mean, std, channelOrder, layout } = manifest.preprocess;
+  const left = (width - crop) >> 1;
+  const top = (height - crop) >> 1;
+  const plane = crop * crop;
+  const out = new Float32Array(3 * plane);
+  // value = (pixel * scale - mean) / std = pixel * a + b, per channel
+  const a = [0, 1, 2].map((c) => scale / std[c]);
+  const b = [0, 1, 2].map((c) => -mean[c] / std[c]);
+  const order = channelOrder === "RGB" ? [0, 1, 2] : [2, 1, 0];
+  const [a0, a1, a2] = order.map((c) => a[c]);
+  const [b0, b1, b2] = order.map((c) => b[c]);
+  const [s0, s1, s2] = order; // source channel for output channel 0, 1, 2
+  for (let y = 0; y < crop; y++) {
+    let src = ((top + y) * width + left) * 3;
+    const row = y * crop;
+    if (layout === "NCHW") {
+      for (let x = 0; x < crop; x++, src += 3) {
+        const i = row + x;
+        out[i] = hwc[src + s0] * a0 + b0;
+        out[plane + i] = hwc[src + s1] * a1 + b1;
+        out[2 * plane + i] = hwc[src + s2] * a2 + b2;
+      }
+    } else {
+      for (let x = 0; x < crop; x++, src += 3) {
+        const i = (row + x) * 3;
+        out[i] = hwc[src + s0] * a0 + b0;
+        out[i + 1] = hwc[src + s1] * a1 + b1;
+        out[i + 2] = hwc[src + s2] * a2 + b2;
+      }
+    }
+  }
+  const dims = layout === "NCHW" ? [1, 3, crop, crop] : [1, crop, crop, 3];
+  return new ort.Tensor("float32", out, dims);
+}
+
+export function softmax(logits: ArrayLike<number>): Float32Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const out = new Float32Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
+  for (let i = 0; i < out.length; i++) out[i] /= sum;
+  return out;
+}
+
+export function topK(scores: ArrayLike<number>, labels: string[], k: number): Prediction[] {
+  const best: Prediction[] = [];
+  for (let index = 0; index < scores.length; index++) {
+    const score = scores[index];
+    if (best.length === k && score <= best[k - 1].score) continue;
+    const entry = { label: labels[index] ?? `class ${index}`, index, score };
+    let pos = best.length;
+    while (pos > 0 && best[pos - 1].score < score) pos--;
+    best.splice(pos, 0, entry);
+    if (best.length > k) best.pop();
+  }
+  return best.map((p) => ({ ...p, score: Math.round(p.score * 1e6) / 1e6 }));
+}

@@ -1,0 +1,38 @@
+/** Commands are data: a spec per verb, all listed in commands/index.ts, wired by cli.ts. */
+import type { Command } from "commander";
+import type { Output } from "../ui/output.js";
+
+/** Options every command accepts (AWS CLI style). */
+export interface Globals {
+  json: boolean;
+  yes: boolean;
+  debug: boolean;
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+  config?: string;
+}
+
+export interface Context {
+  out: Output;
+  globals: Globals;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on SIGINT/SIGTERM; long-running commands stop cleanly when it fires. */
+  signal: AbortSignal;
+}
+
+export interface CommandSpec {
+  /** Name plus arguments in commander syntax, e.g. "predict <files...>". */
+  name: string;
+  description: string;
+  /** Adds options (and help text) to the commander command. */
+  options?: (cmd: Command) => void;
+  /** Receives positional arguments then the command's own options. */
+  run?: (ctx: Context, ...args: any[]) => Promise<void>;
+  subcommands?: CommandSpec[];
+}
+
+export function defineCommand(spec: CommandSpec): CommandSpec {
+  return spec;
+}

@@ -1,0 +1,70 @@
+import { readFile } from "node:fs/promises";
+import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
+import { PartialFailure } from "../errors.js";
+import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { defineCommand } from "./command.js";
+import { formatMs, table } from "../ui/output.js";
+
+interface FileResult {
+  file: string;
+  predictions?: Prediction[];
+  image?: { format: string; width: number; height: number };
+  timings?: { read: number; preprocess: number; inference: number };
+  error?: { code: string; message: string };
+}
+
+export const predictCommand = defineCommand({
+  name: "predict <files...>",
+  description: "Classify local image files with the same code the function runs",
+  options: (cmd) => {
+    cmd.option("-t, --top <n>", "how many predictions to show per file", (v) => parsePositive(v, "--top"), 5);
+    cmd.option("--threads <n>", "ONNX Runtime intra-op threads", (v) => parsePositive(v, "--threads"), 1);
+    cmd.option("--max-pixels <n>", "refuse images larger than this many pixels", (v) => parsePositive(v, "--max-pixels"), 50_000_000);
+    modelOptions(cmd);
+  },
+  async run(ctx, files: string[], opts) {
+    const spec = await ctx.out.step("Loading model", async (s) => {
+      const m = await loadModelFromOptions(ctx, opts, s);
+      s.done(`${m.manifest.id} (weights from ${m.weights.source})`);
+      return m;
+    });
+    const classifier = await Classifier.load({ manifest: spec.manifest, model: spec.weights.path, labels: spec.labels, threads: opts.threads });
+    const results: FileResult[] = [];
+    for (const file of files) {
+      const started = performance.now();
+      try {
+        const bytes = await readFile(file);
+        const read = performance.now() - started;
+        const r = await classifier.classify(bytes, { topK: opts.top, maxPixels: opts.maxPixels });
+        results.push({ file, predictions: r.predictions, image: r.image, timings: { read: round(read), ...r.timings } });
+      } catch (err) {
+        if (err instanceof ImageInputError) results.push({ file, error: { code: err.code, message: err.message } });
+        else if ((err as NodeJS.ErrnoException).code === "ENOENT") results.push({ file, error: { code: "FILE_NOT_FOUND", message: `no such file: ${file}` } });
+        else if ((err as NodeJS.ErrnoException).code === "EISDIR") results.push({ file, error: { code: "IS_A_DIRECTORY", message: `${file} is a folder; pass image files` } });
+        else throw err;
+      }
+    }
+    await classifier.release();
+    ctx.out.result(results);
+    const { c } = ctx.out;
+    for (const r of results) {
+      if (r.error) {
+        ctx.out.print(`${c.bold(r.file)}  ${c.red(r.error.code)}: ${r.error.message}`);
+        continue;
+      }
+      const t = r.timings!;
+      ctx.out.print(`${c.bold(r.file)}  ${c.dim(`${r.image!.width}x${r.image!.height} ${r.image!.format}, preprocess ${formatMs(t.preprocess)}, inference ${formatMs(t.inference)}`)}`);
+      ctx.out.print(table(r.predictions!.map((p, i) => [`${i + 1}.`, (p.score * 100).toFixed(1).padStart(5) + "%", p.label, c.dim(`#${p.index}`)]), { indent: 2 }));
+    }
+    const failed = results.filter((r) => r.error).length;
+    if (failed) throw new PartialFailure(`${failed} of ${results.length} file${results.length > 1 ? "s" : ""} could not be classified`);
+  },
+});
+
+const round = (v: number) => Math.round(v * 100) / 100;
+
+export function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,164 @@
+/**
+ * imgfn.config.json + flags → one validated Config, and the resource names derived from it.
+ * Every command reads its settings from here, so local and AWS targets agree on prefixes,
+ * suffixes, memory and timeout.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DEFAULT_SUFFIXES } from "../handler/settings.js";
+import { ConfigError } from "./errors.js";
+
+export const CONFIG_FILE = "imgfn.config.json";
+export type Architecture = "x86_64" | "arm64";
+
+export interface Config {
+  /** Lower-case name used in every resource name: imgfn-<app>. */
+  app: string;
+  region?: string;
+  /** Bucket name; when unset, deploy derives imgfn-<app>-<account>-<region>. */
+  bucket?: string;
+  inputPrefix: string;
+  outputPrefix: string;
+  suffixes: string[];
+  /** Lambda memory in MB (128..10240). */
+  memory: number;
+  /** Lambda timeout in seconds (1..900). */
+  timeout: number;
+  architecture: Architecture;
+  reservedConcurrency?: number;
+  /** Model manifest (.json) or .onnx path; default: imgfn's bundled MobileNetV2. */
+  model?: string;
+  /** Labels for a bare .onnx model. */
+  labels?: string;
+  topK: number;
+  maxBytes: number;
+  maxPixels: number;
+  baseImage: string;
+  logRetentionDays: number;
+  /** Local emulator: concurrent workers. */
+  concurrency: number;
+  /** Asynchronous-invocation retries (Lambda's default is 2). */
+  retries: number;
+  /** Folder the config was read from; relative paths resolve against it. */
+  root: string;
+}
+
+export const DEFAULTS: Omit<Config, "app" | "root"> = {
+  inputPrefix: "uploads/",
+  outputPrefix: "results/",
+  suffixes: DEFAULT_SUFFIXES,
+  memory: 1024,
+  timeout: 30,
+  architecture: "x86_64",
+  topK: 5,
+  maxBytes: 20 * 1024 * 1024,
+  maxPixels: 50_000_000,
+  baseImage: "public.ecr.aws/lambda/nodejs:22",
+  logRetentionDays: 14,
+  concurrency: 2,
+  retries: 2,
+};
+
+const KNOWN_KEYS = new Set<string>([...Object.keys(DEFAULTS), "app", "region", "bucket", "reservedConcurrency", "model", "labels"]);
+const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export type ConfigInput = Partial<Omit<Config, "root">>;
+
+/** Reads imgfn.config.json from `root` (if present) and applies `overrides` (flags) on top. */
+export function loadConfig(root = process.cwd(), overrides: ConfigInput = {}, file?: string): Config {
+  const path = file ? resolve(file) : join(root, CONFIG_FILE);
+  let fromFile: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    try {
+      fromFile = JSON.parse(readFileSync(path, "utf8"));
+    } catch (err) {
+      throw new ConfigError(`${path}: not valid JSON (${(err as Error).message})`);
+    }
+    if (!fromFile || typeof fromFile !== "object" || Array.isArray(fromFile)) throw new ConfigError(`${path}: must be a JSON object`);
+    const unknown = Object.keys(fromFile).filter((k) => !KNOWN_KEYS.has(k) && k !== "$schema");
+    if (unknown.length) throw new ConfigError(`${path}: unknown setting${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`, { hint: `known settings: ${[...KNOWN_KEYS].join(", ")}` });
+  } else if (file) {
+    throw new ConfigError(`config file not found: ${path}`);
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return validateConfig({ ...fromFile, ...defined }, root, existsSync(path) ? path : "flags");
+}
+
+export function validateConfig(raw: Record<string, any>, root: string, source = "config"): Config {
+  const fail = (msg: string, hint?: string): never => {
+    throw new ConfigError(`${source}: ${msg}`, { hint });
+  };
+  const app = raw.app ?? "imgfn";
+  if (typeof app !== "string" || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(app)) {
+    fail(`"app" must be 1-40 lower-case letters, digits or dashes, starting with a letter or digit (got ${JSON.stringify(app)})`);
+  }
+  const c = { ...DEFAULTS, ...raw, app, root } as Config;
+  const prefix = (name: "inputPrefix" | "outputPrefix") => {
+    const v = c[name];
+    if (typeof v !== "string") fail(`"${name}" must be a string`);
+    if (v.startsWith("/")) fail(`"${name}" must not start with "/" (S3 keys have no leading slash)`);
+    if (v !== "" && !v.endsWith("/")) c[name] = v + "/"; // "uploads" means the folder uploads/
+  };
+  prefix("inputPrefix");
+  prefix("outputPrefix");
+  if (c.outputPrefix === "") fail(`"outputPrefix" must not be empty: results would land where uploads trigger the function`);
+  if (c.outputPrefix.startsWith(c.inputPrefix)) {
+    fail(
+      `"outputPrefix" (${c.outputPrefix}) is inside "inputPrefix" (${c.inputPrefix || "the whole bucket"}): every result would retrigger the function`,
+      `use separate prefixes, e.g. "inputPrefix": "uploads/", "outputPrefix": "results/"`,
+    );
+  }
+  if (c.inputPrefix.startsWith(c.outputPrefix)) fail(`"inputPrefix" (${c.inputPrefix}) is inside "outputPrefix" (${c.outputPrefix})`);
+  if (!Array.isArray(c.suffixes) || !c.suffixes.every((s) => typeof s === "string" && s.length > 0)) {
+    fail(`"suffixes" must be an array of non-empty strings, e.g. [".jpg", ".png"]`);
+  }
+  const int = (name: keyof Config, min: number, max: number, what: string) => {
+    const v = c[name];
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) fail(`"${name}" must be an integer from ${min} to ${max} (${what}); got ${JSON.stringify(v)}`);
+  };
+  int("memory", 128, 10240, "MB, Lambda's range");
+  int("timeout", 1, 900, "seconds, Lambda's range");
+  int("topK", 1, 1000, "predictions per image");
+  int("maxBytes", 1, 10 * 1024 ** 3, "bytes");
+  int("maxPixels", 1, 1_000_000_000, "pixels");
+  int("concurrency", 1, 64, "local workers");
+  int("retries", 0, 2, "Lambda allows 0, 1 or 2");
+  if (c.reservedConcurrency !== undefined) int("reservedConcurrency", 0, 100000, "reserved concurrent executions");
+  if (!RETENTION_DAYS.includes(c.logRetentionDays)) fail(`"logRetentionDays" must be one of CloudWatch's values: ${RETENTION_DAYS.join(", ")}`);
+  if (c.architecture !== "x86_64" && c.architecture !== "arm64") fail(`"architecture" must be "x86_64" or "arm64" (got ${JSON.stringify(c.architecture)})`);
+  if (c.bucket !== undefined && !/^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(c.bucket)) {
+    fail(`"bucket" ${JSON.stringify(c.bucket)} is not a valid S3 bucket name (3-63 lower-case letters, digits, dots, dashes)`);
+  }
+  if (typeof c.baseImage !== "string" || c.baseImage === "") fail(`"baseImage" must be an image reference`);
+  if (c.model !== undefined) c.model = resolve(root, c.model);
+  if (c.labels !== undefined) c.labels = resolve(root, c.labels);
+  return c;
+}
+
+/** Names of everything imgfn creates for an app, so it recognises its own resources. */
+export function resourceNames(config: Pick<Config, "app">) {
+  const base = `imgfn-${config.app}`;
+  return {
+    functionName: base,
+    roleName: `${base}-role`,
+    policyName: `${base}-s3-logs`,
+    repositoryName: base,
+    logGroupName: `/aws/lambda/${base}`,
+    /** Notification configuration Ids imgfn owns start with this. */
+    notificationIdPrefix: `${base}-`,
+    permissionStatementId: `${base}-s3-invoke`,
+    tags: { "imgfn:app": config.app, "managed-by": "imgfn" } as Record<string, string>,
+  };
+}
+
+/** The environment the function reads (handler/settings.ts), from the config. */
+export function functionEnvironment(config: Config): Record<string, string> {
+  return {
+    IMGFN_INPUT_PREFIX: config.inputPrefix,
+    IMGFN_OUTPUT_PREFIX: config.outputPrefix,
+    IMGFN_SUFFIXES: config.suffixes.join(","),
+    IMGFN_MAX_BYTES: String(config.maxBytes),
+    IMGFN_MAX_PIXELS: String(config.maxPixels),
+    IMGFN_TOP_K: String(config.topK),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Errors a user can act on. Each carries what failed, why, and the next step (hint); one place
+ * (cli.ts) maps them to output and exit codes. Keep the cause chain with { cause }.
+ */
+export class UserError extends Error {
+  readonly hint?: string;
+  readonly exitCode: number;
+  constructor(message: string, options: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "UserError";
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/** The model weights could not be found or did not match the manifest. */
+export class ModelError extends UserError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "ModelError";
+  }
+}
+
+/** Bad configuration file or flag. Exit code 2, like a usage error. */
+export class ConfigError extends UserError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: 2 });
+    this.name = "ConfigError";
+  }
+}
+
+/** A command ran but did not fully succeed (some files failed); the details are already printed. */
+export class PartialFailure extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = "PartialFailure";
+  }
+}
