@@ -1,0 +1,53 @@
+/**
+ * Where `upload`, `logs` and `invoke` act: the embedded local stack (`--local`, started by
+ * `imgfn dev`) or the deployed AWS pipeline. Both give the same shape, so the commands hold no
+ * target-specific code.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Context } from "./commands/command.js";
+import type { Config } from "./config.js";
+
+/** One log event in CloudWatch Logs' shape (the local stack writes the same shape). */
+export interface LogEvent {
+  timestamp: number;
+  message: string;
+  logStreamName?: string;
+  eventId?: string;
+}
+
+export interface LogQuery {
+  /** Epoch ms; only events at or after it. */
+  since?: number;
+  /** Plain text that must appear in the message. */
+  filter?: string;
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface LogSource {
+  /** Yields events in time order; with `follow`, keeps yielding until the signal aborts. */
+  events(query: LogQuery): AsyncIterable<LogEvent>;
+}
+
+export interface Target {
+  kind: "local" | "aws";
+  /** Human description, e.g. "local stack at http://127.0.0.1:4567" or "AWS eu-west-1". */
+  description: string;
+  config: Config;
+  bucket: string;
+  s3: S3Client;
+  logs: LogSource;
+}
+
+export interface TargetOptions {
+  local?: boolean;
+}
+
+export async function resolveTarget(ctx: Context, config: Config, opts: TargetOptions): Promise<Target> {
+  if (opts.local) {
+    const { localTarget } = await import("./local/target.js");
+    return localTarget(ctx, config);
+  }
+  const { awsTarget } = await import("./aws/target.js");
+  return awsTarget(ctx, config);
+}
