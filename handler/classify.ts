@@ -129,7 +129,8 @@ export async function preprocess(
   if (input.byteLength === 0) throw new ImageInputError("EMPTY_OBJECT", "the file is empty (0 bytes)");
   let meta: Metadata;
   try {
-    meta = await sharp(input).metadata();
+    // header only: no pixel is decoded here, so the pixel limit is checked by us below
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw new ImageInputError("NOT_AN_IMAGE", "the file is not an image in a format imgfn can read", { cause: err });
   }

@@ -20,11 +20,14 @@ export function decodeS3Key(encoded: string): string {
   }
 }
 
-/** The inverse, as S3 writes keys into events (encodeURIComponent-like, spaces as "+"). */
+/**
+ * The inverse, as S3 writes keys into events: form encoding (Java's URLEncoder: only letters,
+ * digits and . - * _ stay as they are, a space becomes "+"), with "/" kept.
+ */
 export function encodeS3Key(key: string): string {
   return encodeURIComponent(key)
     .replace(/%20/g, "+")
-    .replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
+    .replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
     .replace(/%2F/g, "/");
 }
 

@@ -2,13 +2,11 @@
 // The function bundle is what goes into the image and what the local emulator runs; the native
 // packages (onnxruntime-node, sharp) stay external and ship as node_modules.
 import { build } from "esbuild";
-import { rm } from "node:fs/promises";
 
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", sourcemap: false, logLevel: "warning", legalComments: "none" };
 // CommonJS dependencies bundled into ESM still call require(); give them one.
 const banner = { js: `import { createRequire as __imgfnCreateRequire } from "node:module"; const require = __imgfnCreateRequire(import.meta.url);` };
 
-await rm("dist", { recursive: true, force: true });
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/cli.js", packages: "external" }),
   build({

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "commander";
 import { readFile } from "node:fs/promises";
 import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
 import { PartialFailure } from "../errors.js";
@@ -65,6 +66,6 @@ const round = (v: number) => Math.round(v * 100) / 100;
 
 export function parsePositive(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
   return n;
 }
