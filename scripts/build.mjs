@@ -9,6 +9,8 @@ const banner = { js: `import { createRequire as __imgfnCreateRequire } from "nod
 
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/cli.js", packages: "external" }),
+  // The local emulator's runtime (one per worker process); runs from dist/ like the CLI.
+  build({ ...common, entryPoints: ["src/local/worker.ts"], outfile: "dist/local/worker.js", packages: "external" }),
   build({
     ...common,
     entryPoints: ["handler/index.ts"],

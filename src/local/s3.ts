@@ -1,0 +1,94 @@
+/**
+ * The local S3: s3rver on loopback, data on disk, reached by the AWS SDK like any S3 endpoint
+ * (path-style). Its own event JSON differs from S3's (eventVersion 2.0, keys not URL-encoded, a
+ * fixed region), so we take only the facts from it and build the event ourselves (events.ts).
+ */
+import { S3Client } from "@aws-sdk/client-s3";
+import { mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import S3rver from "s3rver";
+import type { ObjectCreated } from "./events.js";
+
+/** s3rver's built-in account; any signature with these keys is accepted. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+export interface LocalS3 {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  directory: string;
+  buckets: string[];
+  port?: number;
+  onObjectCreated: (obj: ObjectCreated) => void;
+}
+
+export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
+  await mkdir(opts.directory, { recursive: true });
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: opts.port ?? 0,
+    silent: true,
+    directory: opts.directory,
+    vhostBuckets: false,
+    configureBuckets: opts.buckets.map((name) => ({ name })),
+  });
+  server.on("event", (event: any) => {
+    for (const record of event?.Records ?? []) {
+      const name = String(record.eventName ?? "");
+      if (!name.startsWith("ObjectCreated:")) continue;
+      const obj = record.s3?.object ?? {};
+      opts.onObjectCreated({
+        bucket: record.s3?.bucket?.name,
+        key: obj.key,
+        size: Number(obj.size ?? 0),
+        eTag: obj.eTag,
+        kind: name.slice("ObjectCreated:".length),
+        sourceIp: record.requestParameters?.sourceIPAddress,
+      });
+    }
+  });
+  let address: AddressInfo;
+  try {
+    address = (await server.run()) as AddressInfo;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot start the local S3 server on 127.0.0.1:${opts.port ?? 0}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+  const httpServer = (server as any).httpServer as import("node:http").Server;
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    async close() {
+      httpServer.closeAllConnections?.();
+      await server.close().catch(() => {});
+    },
+  };
+}
+
+/** An S3 client for the local server (checksums only when required: s3rver mangles CRC trailers). */
+export function localS3Client(endpoint: string, region = "us-east-1"): S3Client {
+  return new S3Client({
+    endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/** The environment that points an SDK inside the function at the local server. */
+export function localS3Environment(endpoint: string, region: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+    AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+    IMGFN_S3_FORCE_PATH_STYLE: "1",
+    AWS_REGION: region,
+  };
+}
