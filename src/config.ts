@@ -151,6 +151,20 @@ export function resourceNames(config: Pick<Config, "app">) {
   };
 }
 
+/** Tag imgfn puts on a bucket it created itself; teardown --delete-bucket looks for it. */
+export const CREATED_BUCKET_TAG = "imgfn:created-bucket";
+
+/**
+ * The bucket: the configured one, else imgfn-<app>-<account>-<region> (globally unique, and
+ * stable across runs). Names longer than S3's 63 characters shorten the app part.
+ */
+export function bucketName(config: Pick<Config, "app" | "bucket">, account: string, region: string): string {
+  if (config.bucket) return config.bucket;
+  const suffix = `-${account}-${region}`;
+  const app = config.app.slice(0, Math.max(1, 63 - "imgfn-".length - suffix.length)).replace(/-+$/, "");
+  return `imgfn-${app}${suffix}`;
+}
+
 /** The environment the function reads (handler/settings.ts), from the config. */
 export function functionEnvironment(config: Config): Record<string, string> {
   return {

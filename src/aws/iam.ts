@@ -1,0 +1,175 @@
+/**
+ * The function's role: trusted by lambda.amazonaws.com only, with one least-privilege inline
+ * policy (read the input prefix, write the output prefix, write its own log group's streams).
+ */
+import {
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  PutRolePolicyCommand,
+  TagRoleCommand,
+  UpdateAssumeRolePolicyCommand,
+  type IAMClient,
+  type Role,
+} from "@aws-sdk/client-iam";
+import { UserError } from "../errors.js";
+import { hasName } from "./errors.js";
+import { type Outcome, outcome } from "./outcome.js";
+
+export const TRUST_POLICY = {
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+};
+
+export interface RolePolicyInput {
+  partition: string;
+  region: string;
+  account: string;
+  bucket: string;
+  inputPrefix: string;
+  outputPrefix: string;
+  logGroupName: string;
+}
+
+export function rolePolicy(p: RolePolicyInput) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "ReadUploads", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${p.partition}:s3:::${p.bucket}/${p.inputPrefix}*` },
+      { Sid: "WriteResults", Effect: "Allow", Action: "s3:PutObject", Resource: `arn:${p.partition}:s3:::${p.bucket}/${p.outputPrefix}*` },
+      {
+        Sid: "OwnLogGroup",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: `arn:${p.partition}:logs:${p.region}:${p.account}:log-group:${p.logGroupName}:*`,
+      },
+    ],
+  };
+}
+
+/** JSON with sorted keys, so documents compare by meaning rather than formatting. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as any)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** IAM returns policy documents URL-encoded. */
+export function decodePolicy(doc: string | undefined): unknown {
+  if (!doc) return undefined;
+  try {
+    return JSON.parse(decodeURIComponent(doc));
+  } catch {
+    return JSON.parse(doc);
+  }
+}
+
+export async function getRole(iam: IAMClient, roleName: string): Promise<Role | undefined> {
+  try {
+    return (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role;
+  } catch (err) {
+    if (hasName(err, "NoSuchEntity", "NoSuchEntityException")) return undefined;
+    throw err;
+  }
+}
+
+export async function getInlinePolicy(iam: IAMClient, roleName: string, policyName: string): Promise<unknown> {
+  try {
+    return decodePolicy((await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }))).PolicyDocument);
+  } catch (err) {
+    if (hasName(err, "NoSuchEntity", "NoSuchEntityException")) return undefined;
+    throw err;
+  }
+}
+
+const hasTags = (role: Role, tags: Record<string, string>) => Object.entries(tags).every(([k, v]) => role.Tags?.some((t) => t.Key === k && t.Value === v));
+
+export interface RoleRequest {
+  roleName: string;
+  policyName: string;
+  policy: object;
+  tags: Record<string, string>;
+  /** Used in the role ARN of a plan when the role does not exist yet. */
+  account?: string;
+  partition?: string;
+}
+
+/** Returns the role ARN and whether the role is brand new (Lambda may not be able to assume it yet). */
+export async function ensureRole(iam: IAMClient, req: RoleRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { roleArn: string; isNew: boolean }> {
+  const role = await getRole(iam, req.roleName);
+  const plannedArn = `arn:${req.partition ?? "aws"}:iam::${req.account ?? "<account>"}:role/${req.roleName}`;
+  const changes: string[] = [];
+  let roleArn = role?.Arn ?? plannedArn;
+  if (!role) {
+    changes.push("trusted by lambda.amazonaws.com", "least-privilege inline policy");
+    if (!opts.dryRun) {
+      try {
+        const res = await iam.send(
+          new CreateRoleCommand({
+            RoleName: req.roleName,
+            AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
+            Description: "imgfn: the image classification function's role",
+            Tags: Object.entries(req.tags).map(([Key, Value]) => ({ Key, Value })),
+          }),
+        );
+        roleArn = res.Role!.Arn!;
+      } catch (err) {
+        if (!hasName(err, "EntityAlreadyExists", "EntityAlreadyExistsException")) throw err;
+        roleArn = (await getRole(iam, req.roleName))?.Arn ?? plannedArn;
+      }
+      await iam.send(new PutRolePolicyCommand({ RoleName: req.roleName, PolicyName: req.policyName, PolicyDocument: JSON.stringify(req.policy) }));
+    }
+    return { ...outcome("create", changes), roleArn, isNew: true };
+  }
+  if (!hasTags(role, req.tags) && role.Tags?.length) {
+    throw new UserError(`IAM role ${req.roleName} exists but is not tagged as imgfn's`, { hint: `choose another "app" name in imgfn.config.json, or remove that role` });
+  }
+  if (!hasTags(role, req.tags)) {
+    changes.push("tagged");
+    if (!opts.dryRun) await iam.send(new TagRoleCommand({ RoleName: req.roleName, Tags: Object.entries(req.tags).map(([Key, Value]) => ({ Key, Value })) }));
+  }
+  if (canonical(decodePolicy(role.AssumeRolePolicyDocument)) !== canonical(TRUST_POLICY)) {
+    changes.push("trust policy");
+    if (!opts.dryRun) await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: req.roleName, PolicyDocument: JSON.stringify(TRUST_POLICY) }));
+  }
+  const current = await getInlinePolicy(iam, req.roleName, req.policyName);
+  if (canonical(current) !== canonical(req.policy)) {
+    changes.push(current ? "permissions" : "inline policy");
+    if (!opts.dryRun) await iam.send(new PutRolePolicyCommand({ RoleName: req.roleName, PolicyName: req.policyName, PolicyDocument: JSON.stringify(req.policy) }));
+  }
+  return { ...outcome(changes.length ? "update" : "unchanged", changes), roleArn, isNew: false };
+}
+
+/** Removes imgfn's inline policy and the role (only a role tagged as imgfn's). */
+export async function deleteRole(iam: IAMClient, roleName: string, policyName: string, ownTags: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const role = await getRole(iam, roleName);
+  if (!role) return outcome("absent");
+  if (!hasTags(role, ownTags)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
+  const inline = (await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
+  const attached = (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? [];
+  const foreign = [...inline.filter((n) => n !== policyName), ...attached.map((p) => p.PolicyName ?? p.PolicyArn ?? "")];
+  if (opts.dryRun) return outcome("delete", foreign.length ? [`policies added by someone else would keep it: ${foreign.join(", ")}`] : ["and its policy"]);
+  if (inline.includes(policyName)) {
+    try {
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+    } catch (err) {
+      if (!hasName(err, "NoSuchEntity", "NoSuchEntityException")) throw err;
+    }
+  }
+  if (foreign.length) return outcome("skip", [`imgfn's policy removed; role kept because someone else added ${foreign.join(", ")}`]);
+  try {
+    await iam.send(new DeleteRoleCommand({ RoleName: roleName }));
+  } catch (err) {
+    if (!hasName(err, "NoSuchEntity", "NoSuchEntityException")) throw err;
+  }
+  return outcome("delete", ["and its policy"]);
+}

@@ -1,0 +1,307 @@
+/**
+ * The function, its invoke permission for S3, reserved concurrency and async retries — with the
+ * waits Lambda needs: a new role is not assumable for a few seconds, and code and configuration
+ * updates must not overlap (State Active, LastUpdateStatus Successful; ResourceConflictException).
+ */
+import {
+  AddPermissionCommand,
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  DeleteFunctionConcurrencyCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  GetFunctionEventInvokeConfigCommand,
+  GetPolicyCommand,
+  PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
+  RemovePermissionCommand,
+  TagResourceCommand,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+  type FunctionConfiguration,
+  type GetFunctionCommandOutput,
+  type LambdaClient,
+} from "@aws-sdk/client-lambda";
+import type { Architecture } from "../config.js";
+import { UserError } from "../errors.js";
+import { hasName } from "./errors.js";
+import { type Outcome, outcome } from "./outcome.js";
+import { pollUntil, retryWhile, type Waiter } from "./retry.js";
+
+/** How long a new role may take to become assumable by Lambda (IAM is eventually consistent). */
+export const ROLE_PROPAGATION_TIMEOUT = 120_000;
+const READY_TIMEOUT = 300_000;
+
+export interface FunctionRequest {
+  functionName: string;
+  roleArn: string;
+  /** repository@sha256:… ; undefined in a plan before the image is built. */
+  imageUri?: string;
+  architecture: Architecture;
+  memory: number;
+  timeout: number;
+  environment: Record<string, string>;
+  tags: Record<string, string>;
+  reservedConcurrency?: number;
+  /** Async invocation retries (0..2). */
+  retries?: number;
+}
+
+export const digestOf = (uri: string | undefined) => /@(sha256:[0-9a-f]{64})$/.exec(uri ?? "")?.[1];
+
+/** The image the function runs, as repository@digest when Lambda knows it. */
+export function currentImage(fn: GetFunctionCommandOutput): string | undefined {
+  const resolved = fn.Code?.ResolvedImageUri;
+  return resolved && digestOf(resolved) ? resolved : fn.Code?.ImageUri;
+}
+
+export async function getFunction(lambda: LambdaClient, name: string): Promise<GetFunctionCommandOutput | undefined> {
+  try {
+    return await lambda.send(new GetFunctionCommand({ FunctionName: name }));
+  } catch (err) {
+    if (hasName(err, "ResourceNotFoundException")) return undefined;
+    throw err;
+  }
+}
+
+/** Configuration differences (deploy applies them; status reports them as drift). */
+export function configurationChanges(actual: FunctionConfiguration, req: FunctionRequest): string[] {
+  const changes: string[] = [];
+  if (actual.Role !== req.roleArn) changes.push(`role → ${req.roleArn.split("/").pop()}`);
+  if (actual.MemorySize !== req.memory) changes.push(`memory ${actual.MemorySize} → ${req.memory} MB`);
+  if (actual.Timeout !== req.timeout) changes.push(`timeout ${actual.Timeout} → ${req.timeout} s`);
+  const vars = actual.Environment?.Variables ?? {};
+  const keys = [...new Set([...Object.keys(vars), ...Object.keys(req.environment)])].sort();
+  const envChanged = keys.filter((k) => vars[k] !== req.environment[k]);
+  if (envChanged.length) changes.push(`environment ${envChanged.join(", ")}`);
+  return changes;
+}
+
+export function codeChanges(fn: GetFunctionCommandOutput, req: FunctionRequest): string[] {
+  const changes: string[] = [];
+  const arch = fn.Configuration?.Architectures?.[0] ?? "x86_64";
+  if (arch !== req.architecture) changes.push(`architecture ${arch} → ${req.architecture}`);
+  if (req.imageUri) {
+    // compare by digest (and repository): a moving tag never counts as "the same image"
+    const current = currentImage(fn);
+    const sameRepo = current?.split(/[@:]sha256/)[0] === req.imageUri.split("@")[0];
+    if (!sameRepo || digestOf(current) !== digestOf(req.imageUri)) changes.push(`image ${short(digestOf(current) ?? current)} → ${short(digestOf(req.imageUri))}`);
+  }
+  return changes;
+}
+
+const short = (digest: string | undefined) => (digest?.startsWith("sha256:") ? digest.slice(0, 19) : (digest ?? "none"));
+
+const ROLE_NOT_READY = /cannot be assumed by Lambda|role defined for the function cannot be assumed/i;
+const roleNotReady = (err: unknown) =>
+  hasName(err, "InvalidParameterValueException") && ROLE_NOT_READY.test((err as Error).message) ? "waiting for the new role to become usable by Lambda" : undefined;
+const updateInProgress = (err: unknown) => (hasName(err, "ResourceConflictException") && !/already exists/i.test((err as Error).message) ? "waiting for the previous update to finish" : undefined);
+const roleOrConflict = (err: unknown) => roleNotReady(err) ?? updateInProgress(err);
+
+/** Polls until State is Active and no update is in progress; Failed states are explained. */
+export async function waitForFunctionReady(lambda: LambdaClient, name: string, waiter: Waiter): Promise<FunctionConfiguration> {
+  return pollUntil<FunctionConfiguration>(
+    async () => {
+      const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+      if (cfg.State === "Failed") throw new UserError(`function ${name} failed to become active: ${cfg.StateReason ?? cfg.StateReasonCode ?? "unknown reason"}`, { hint: "fix the cause above and run imgfn deploy again" });
+      if (cfg.LastUpdateStatus === "Failed") {
+        throw new UserError(`the last update of ${name} failed: ${cfg.LastUpdateStatusReason ?? cfg.LastUpdateStatusReasonCode ?? "unknown reason"}`, { hint: "fix the cause above and run imgfn deploy again" });
+      }
+      if (cfg.State === "Pending") return { wait: "function is being created (State Pending)" };
+      if (cfg.State === "Inactive") return { value: cfg }; // wakes up on the next invoke
+      if (cfg.LastUpdateStatus === "InProgress") return { wait: "update in progress" };
+      return { value: cfg };
+    },
+    waiter,
+    { timeout: READY_TIMEOUT, initialDelay: 1000, maxDelay: 5000, onTimeout: (why) => new UserError(`function ${name} is still not ready (${why})`, { hint: "check it in the Lambda console, then run imgfn deploy again" }) },
+  );
+}
+
+/** Creates or updates the function so that it matches `req`. */
+export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest, waiter: Waiter, opts: { dryRun?: boolean } = {}): Promise<Outcome & { functionArn?: string }> {
+  const existing = await getFunction(lambda, req.functionName);
+  if (!existing) {
+    const changes = [`${req.architecture}, ${req.memory} MB, ${req.timeout} s`, ...(req.reservedConcurrency !== undefined ? [`reserved concurrency ${req.reservedConcurrency}`] : [])];
+    if (opts.dryRun) return outcome("create", changes);
+    const created = await retryWhile(
+      () =>
+        lambda.send(
+          new CreateFunctionCommand({
+            FunctionName: req.functionName,
+            PackageType: "Image",
+            Code: { ImageUri: req.imageUri },
+            Role: req.roleArn,
+            Architectures: [req.architecture],
+            MemorySize: req.memory,
+            Timeout: req.timeout,
+            Environment: { Variables: req.environment },
+            Description: "imgfn: S3-triggered image classification",
+            Tags: req.tags,
+          }),
+        ),
+      roleNotReady,
+      waiter,
+      { timeout: ROLE_PROPAGATION_TIMEOUT, initialDelay: 2000, maxDelay: 10_000 },
+    );
+    await waitForFunctionReady(lambda, req.functionName, waiter);
+    await ensureConcurrency(lambda, req, undefined);
+    await ensureRetries(lambda, req, waiter);
+    return { ...outcome("create", changes), functionArn: created.FunctionArn };
+  }
+  const cfg = existing.Configuration!;
+  const functionArn = cfg.FunctionArn;
+  if (req.tags["managed-by"] && existing.Tags?.["managed-by"] !== req.tags["managed-by"]) {
+    throw new UserError(`a Lambda function named ${req.functionName} exists but was not created by imgfn`, { hint: `choose another "app" name in imgfn.config.json` });
+  }
+  const code = codeChanges(existing, req);
+  const config = configurationChanges(cfg, req);
+  const missingTags = Object.fromEntries(Object.entries(req.tags).filter(([k, v]) => existing.Tags?.[k] !== v));
+  const concurrency = existing.Concurrency?.ReservedConcurrentExecutions;
+  const concurrencyChange = concurrency !== req.reservedConcurrency ? [`reserved concurrency ${concurrency ?? "none"} → ${req.reservedConcurrency ?? "none"}`] : [];
+  const retries = await currentRetries(lambda, req.functionName);
+  const retryChange = req.retries !== undefined && retries !== req.retries ? [`async retries ${retries} → ${req.retries}`] : [];
+  const changes = [...code, ...config, ...(Object.keys(missingTags).length ? ["tags"] : []), ...concurrencyChange, ...retryChange];
+  if (opts.dryRun || changes.length === 0) return { ...outcome(changes.length ? "update" : "unchanged", changes), functionArn };
+
+  await waitForFunctionReady(lambda, req.functionName, waiter);
+  if (code.length) {
+    await retryWhile(
+      () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: req.functionName, ImageUri: req.imageUri, Architectures: [req.architecture] })),
+      updateInProgress,
+      waiter,
+      { timeout: READY_TIMEOUT, initialDelay: 1000, maxDelay: 5000 },
+    );
+    await waitForFunctionReady(lambda, req.functionName, waiter);
+  }
+  if (config.length) {
+    await retryWhile(
+      () =>
+        lambda.send(
+          new UpdateFunctionConfigurationCommand({
+            FunctionName: req.functionName,
+            Role: req.roleArn,
+            MemorySize: req.memory,
+            Timeout: req.timeout,
+            Environment: { Variables: req.environment },
+          }),
+        ),
+      roleOrConflict,
+      waiter,
+      { timeout: ROLE_PROPAGATION_TIMEOUT, initialDelay: 1000, maxDelay: 10_000 },
+    );
+    await waitForFunctionReady(lambda, req.functionName, waiter);
+  }
+  if (Object.keys(missingTags).length) await lambda.send(new TagResourceCommand({ Resource: functionArn, Tags: missingTags }));
+  if (concurrencyChange.length) await ensureConcurrency(lambda, req, concurrency);
+  if (retryChange.length) await ensureRetries(lambda, req, waiter);
+  return { ...outcome("update", changes), functionArn };
+}
+
+async function ensureConcurrency(lambda: LambdaClient, req: FunctionRequest, current: number | undefined): Promise<void> {
+  if (req.reservedConcurrency === current) return;
+  if (req.reservedConcurrency === undefined) await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: req.functionName }));
+  else await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: req.functionName, ReservedConcurrentExecutions: req.reservedConcurrency }));
+}
+
+/** Lambda's default for asynchronous invocations (S3 events) is 2 retries. */
+async function currentRetries(lambda: LambdaClient, name: string): Promise<number> {
+  try {
+    return (await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }))).MaximumRetryAttempts ?? 2;
+  } catch (err) {
+    if (hasName(err, "ResourceNotFoundException")) return 2;
+    throw err;
+  }
+}
+
+async function ensureRetries(lambda: LambdaClient, req: FunctionRequest, waiter: Waiter): Promise<void> {
+  if (req.retries === undefined || (req.retries === 2 && (await currentRetries(lambda, req.functionName)) === 2)) return;
+  await retryWhile(() => lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: req.functionName, MaximumRetryAttempts: req.retries })), updateInProgress, waiter, {
+    timeout: 60_000,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invoke permission for S3
+
+export interface PermissionRequest {
+  functionName: string;
+  statementId: string;
+  bucketArn: string;
+  account: string;
+}
+
+export async function policyStatements(lambda: LambdaClient, functionName: string): Promise<any[]> {
+  try {
+    const res = await lambda.send(new GetPolicyCommand({ FunctionName: functionName }));
+    return JSON.parse(res.Policy ?? "{}").Statement ?? [];
+  } catch (err) {
+    if (hasName(err, "ResourceNotFoundException")) return [];
+    throw err;
+  }
+}
+
+function statementMatches(s: any, req: PermissionRequest): boolean {
+  const service = typeof s.Principal === "object" ? s.Principal.Service : s.Principal;
+  const sourceArn = s.Condition?.ArnLike?.["AWS:SourceArn"] ?? s.Condition?.ArnEquals?.["AWS:SourceArn"];
+  const sourceAccount = s.Condition?.StringEquals?.["AWS:SourceAccount"];
+  return service === "s3.amazonaws.com" && sourceArn === req.bucketArn && sourceAccount === req.account && /lambda:InvokeFunction/.test(JSON.stringify(s.Action));
+}
+
+/** lambda:InvokeFunction for s3.amazonaws.com from this bucket in this account; never duplicated. */
+export async function ensureInvokePermission(lambda: LambdaClient, req: PermissionRequest, waiter: Waiter, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const existing = (await policyStatements(lambda, req.functionName)).find((s) => s.Sid === req.statementId);
+  if (existing && statementMatches(existing, req)) return outcome("unchanged");
+  const detail = [`s3.amazonaws.com from ${req.bucketArn.split(":::").pop()} in account ${req.account}`];
+  if (opts.dryRun) return outcome(existing ? "update" : "create", detail);
+  if (existing) await lambda.send(new RemovePermissionCommand({ FunctionName: req.functionName, StatementId: req.statementId }));
+  try {
+    await retryWhile(
+      () =>
+        lambda.send(
+          new AddPermissionCommand({
+            FunctionName: req.functionName,
+            StatementId: req.statementId,
+            Action: "lambda:InvokeFunction",
+            Principal: "s3.amazonaws.com",
+            SourceArn: req.bucketArn,
+            SourceAccount: req.account,
+          }),
+        ),
+      updateInProgress,
+      waiter,
+      { timeout: 60_000 },
+    );
+  } catch (err) {
+    // "The statement id (…) provided already exists": another run added it meanwhile
+    if (hasName(err, "ResourceConflictException") && /already exists/i.test((err as Error).message)) return outcome("unchanged");
+    throw err;
+  }
+  return outcome(existing ? "update" : "create", detail);
+}
+
+export async function removeInvokePermission(lambda: LambdaClient, functionName: string, statementId: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const existing = (await policyStatements(lambda, functionName)).find((s) => s.Sid === statementId);
+  if (!existing) return outcome("absent");
+  if (!opts.dryRun) {
+    try {
+      await lambda.send(new RemovePermissionCommand({ FunctionName: functionName, StatementId: statementId }));
+    } catch (err) {
+      if (!hasName(err, "ResourceNotFoundException")) throw err;
+    }
+  }
+  return outcome("delete");
+}
+
+export async function deleteFunction(lambda: LambdaClient, functionName: string, ownTags: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const fn = await getFunction(lambda, functionName);
+  if (!fn) return outcome("absent");
+  if (!Object.entries(ownTags).every(([k, v]) => fn.Tags?.[k] === v)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
+  if (!opts.dryRun) {
+    try {
+      await lambda.send(new DeleteFunctionCommand({ FunctionName: functionName }));
+    } catch (err) {
+      if (!hasName(err, "ResourceNotFoundException")) throw err;
+    }
+  }
+  return outcome("delete");
+}

@@ -1,0 +1,314 @@
+/**
+ * The bucket and its trigger rules. imgfn only ever rewrites notification rules whose Id starts
+ * with its own prefix; every other rule (Lambda, SQS, SNS, EventBridge) is written back as read.
+ */
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetBucketNotificationConfigurationCommand,
+  GetBucketTaggingCommand,
+  HeadBucketCommand,
+  ListObjectVersionsCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketTaggingCommand,
+  PutPublicAccessBlockCommand,
+  type BucketLocationConstraint,
+  type LambdaFunctionConfiguration,
+  type NotificationConfiguration,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { CREATED_BUCKET_TAG } from "../config.js";
+import { UserError } from "../errors.js";
+import { hasName, httpStatus } from "./errors.js";
+import { type Outcome, outcome } from "./outcome.js";
+
+export interface BucketState {
+  exists: boolean;
+  region?: string;
+  tags: Record<string, string>;
+  createdByImgfn: boolean;
+}
+
+function regionOf(err: unknown): string | undefined {
+  const headers = (err as any)?.$response?.headers ?? {};
+  return headers["x-amz-bucket-region"] ?? (err as any)?.BucketRegion ?? (err as any)?.Region;
+}
+
+/** HeadBucket, with the two traps explained: someone else's bucket, or one in another region. */
+export async function inspectBucket(s3: S3Client, bucket: string, region: string): Promise<BucketState> {
+  try {
+    const head = await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    if (head.BucketRegion && head.BucketRegion !== region) throw wrongRegion(bucket, head.BucketRegion, region);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const status = httpStatus(err);
+    if (status === 404 || hasName(err, "NotFound", "NoSuchBucket")) return { exists: false, tags: {}, createdByImgfn: false };
+    if (status === 301 || hasName(err, "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException")) {
+      throw wrongRegion(bucket, regionOf(err), region, err);
+    }
+    if (status === 403 || hasName(err, "Forbidden", "AccessDenied")) {
+      throw new UserError(`bucket ${bucket} exists but belongs to another AWS account (or you may not read it)`, {
+        hint: `bucket names are global: set another "bucket" in imgfn.config.json, or remove it to let imgfn name one`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const tags = await bucketTags(s3, bucket);
+  return { exists: true, region, tags, createdByImgfn: tags[CREATED_BUCKET_TAG] === "true" };
+}
+
+function wrongRegion(bucket: string, actual: string | undefined, wanted: string, cause?: unknown): UserError {
+  return new UserError(`bucket ${bucket} is in region ${actual ?? "another region"}, not ${wanted}`, {
+    hint: actual ? `deploy to its region with --region ${actual} (or "region" in imgfn.config.json), or choose another bucket` : "choose another bucket or region",
+    cause,
+  });
+}
+
+export async function bucketTags(s3: S3Client, bucket: string): Promise<Record<string, string>> {
+  try {
+    const res = await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }));
+    return Object.fromEntries((res.TagSet ?? []).map((t) => [t.Key!, t.Value ?? ""]));
+  } catch (err) {
+    if (hasName(err, "NoSuchTagSet", "NoSuchTagSetError") || httpStatus(err) === 404) return {};
+    throw err;
+  }
+}
+
+export interface BucketRequest {
+  bucket: string;
+  region: string;
+  tags: Record<string, string>;
+}
+
+/** Uses an existing bucket of ours, or creates one: region constraint, public access blocked, tagged. */
+export async function ensureBucket(s3: S3Client, req: BucketRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { state: BucketState }> {
+  const state = await inspectBucket(s3, req.bucket, req.region);
+  if (state.exists) return { ...outcome("unchanged", state.createdByImgfn ? [] : ["existing bucket, not created by imgfn"]), state };
+  const changes = ["public access blocked", "tagged"];
+  if (opts.dryRun) return { ...outcome("create", changes), state };
+  try {
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: req.bucket,
+        // us-east-1 is the one region that refuses an explicit LocationConstraint
+        ...(req.region === "us-east-1" ? {} : { CreateBucketConfiguration: { LocationConstraint: req.region as BucketLocationConstraint } }),
+      }),
+    );
+  } catch (err) {
+    if (hasName(err, "BucketAlreadyExists")) {
+      throw new UserError(`the bucket name ${req.bucket} is taken by another AWS account`, { hint: `set another "bucket" in imgfn.config.json`, cause: err });
+    }
+    if (!hasName(err, "BucketAlreadyOwnedByYou")) throw err; // ours already: an earlier run was interrupted
+  }
+  await s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: req.bucket,
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+    }),
+  );
+  const tags = { ...req.tags, [CREATED_BUCKET_TAG]: "true" };
+  await s3.send(new PutBucketTaggingCommand({ Bucket: req.bucket, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }));
+  return { ...outcome("create", changes), state: { exists: true, region: req.region, tags, createdByImgfn: true } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trigger rules
+
+export interface TriggerRequest {
+  bucket: string;
+  /** Ids starting with this are imgfn's; nothing else is touched. */
+  idPrefix: string;
+  functionArn: string;
+  prefix: string;
+  suffixes: string[];
+}
+
+/** A rule of any destination type, flattened for comparison. */
+export interface RuleView {
+  id: string;
+  destination: string;
+  kind: "lambda" | "queue" | "topic";
+  events: string[];
+  prefix: string;
+  suffix: string;
+}
+
+type AnyRule = { Id?: string; Events?: string[]; Filter?: { Key?: { FilterRules?: { Name?: string; Value?: string }[] } } };
+
+function filterValue(rule: AnyRule, name: "prefix" | "suffix"): string {
+  return rule.Filter?.Key?.FilterRules?.find((r) => r.Name?.toLowerCase() === name)?.Value ?? "";
+}
+
+export function ruleViews(config: NotificationConfiguration): RuleView[] {
+  const view = (kind: RuleView["kind"], rule: AnyRule, destination: string | undefined): RuleView => ({
+    id: rule.Id ?? "",
+    kind,
+    destination: destination ?? "",
+    events: [...(rule.Events ?? [])].sort(),
+    prefix: filterValue(rule, "prefix"),
+    suffix: filterValue(rule, "suffix"),
+  });
+  return [
+    ...(config.LambdaFunctionConfigurations ?? []).map((r) => view("lambda", r, r.LambdaFunctionArn)),
+    ...(config.QueueConfigurations ?? []).map((r) => view("queue", r, r.QueueArn)),
+    ...(config.TopicConfigurations ?? []).map((r) => view("topic", r, r.TopicArn)),
+  ];
+}
+
+/** One rule per suffix (S3 filters take one prefix and one suffix), or one rule for every key. */
+export function desiredRules(req: TriggerRequest): LambdaFunctionConfiguration[] {
+  const suffixes = req.suffixes.length ? req.suffixes : [""];
+  const used = new Set<string>();
+  return suffixes.map((suffix) => {
+    let label = suffix.replace(/[^A-Za-z0-9]+/g, "") || "all";
+    for (let n = 2; used.has(label); n++) label = `${label}-${n}`;
+    used.add(label);
+    const FilterRules = [{ Name: "prefix" as const, Value: req.prefix }, ...(suffix ? [{ Name: "suffix" as const, Value: suffix }] : [])].filter((r) => r.Value !== "");
+    return {
+      Id: `${req.idPrefix}${label}`,
+      LambdaFunctionArn: req.functionArn,
+      Events: ["s3:ObjectCreated:*"],
+      ...(FilterRules.length ? { Filter: { Key: { FilterRules } } } : {}),
+    };
+  });
+}
+
+function eventsOverlap(a: string, b: string): boolean {
+  const covers = (wide: string, narrow: string) => wide.endsWith("*") && narrow.startsWith(wide.slice(0, -1));
+  return a === b || covers(a, b) || covers(b, a);
+}
+
+/** S3 refuses two rules that share an event type with overlapping prefixes and suffixes. */
+export function rulesOverlap(a: RuleView, b: RuleView): boolean {
+  const events = a.events.some((x) => b.events.some((y) => eventsOverlap(x, y)));
+  const prefixes = a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix);
+  const suffixes = a.suffix.endsWith(b.suffix) || b.suffix.endsWith(a.suffix);
+  return events && prefixes && suffixes;
+}
+
+const describeFilter = (r: RuleView) => `prefix "${r.prefix}"${r.suffix ? ` suffix "${r.suffix}"` : " (any suffix)"}`;
+
+/** Explains each overlap between imgfn's rules and everyone else's, or returns []. */
+export function findOverlaps(ours: RuleView[], foreign: RuleView[]): string[] {
+  const problems: string[] = [];
+  for (const mine of ours) {
+    for (const other of foreign) {
+      if (!rulesOverlap(mine, other)) continue;
+      problems.push(
+        `rule "${other.id || "(no id)"}" (${other.kind} ${other.destination}) already receives ${other.events.join(", ")} for ${describeFilter(other)}, which overlaps imgfn's ${describeFilter(mine)}`,
+      );
+    }
+  }
+  return problems;
+}
+
+export async function getNotifications(s3: S3Client, bucket: string): Promise<NotificationConfiguration> {
+  try {
+    const { $metadata: _, ...config } = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket }));
+    return config;
+  } catch (err) {
+    if (hasName(err, "NoSuchBucket")) return {};
+    throw err;
+  }
+}
+
+const sameRules = (a: RuleView[], b: RuleView[]) => {
+  const key = (r: RuleView) => JSON.stringify([r.id, r.destination, r.events, r.prefix, r.suffix]);
+  return JSON.stringify(a.map(key).sort()) === JSON.stringify(b.map(key).sort());
+};
+
+/** Read-modify-write of the notification configuration, keeping every foreign rule. */
+export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
+  const current = await getNotifications(s3, req.bucket);
+  const isOurs = (id: string | undefined) => (id ?? "").startsWith(req.idPrefix);
+  const rules = desiredRules(req);
+  const desired = ruleViews({ LambdaFunctionConfigurations: rules });
+  const existing = ruleViews(current).filter((r) => isOurs(r.id));
+  const foreign = ruleViews(current).filter((r) => !isOurs(r.id));
+  const overlaps = [...findOverlaps(desired, foreign), ...selfOverlaps(desired)];
+  if (overlaps.length) {
+    throw new UserError(`the trigger for s3://${req.bucket}/${req.prefix} would overlap existing notification rules: ${overlaps.join("; ")}. S3 refuses overlapping rules for one event type`, {
+      hint: `use a different "inputPrefix" in imgfn.config.json, or narrow the other rule's prefix/suffix`,
+    });
+  }
+  const kept = foreign.length ? [`${foreign.length} other rule${foreign.length > 1 ? "s" : ""} kept`] : [];
+  if (sameRules(existing, desired)) return { ...outcome("unchanged", kept), rules, foreign: foreign.length };
+  const action = existing.length ? "update" : "create";
+  const changes = [`${rules.length} rule${rules.length > 1 ? "s" : ""} for s3://${req.bucket}/${req.prefix}*${req.suffixes.length ? ` (${req.suffixes.join(" ")})` : ""}`, ...kept];
+  if (!opts.dryRun) {
+    await putNotifications(s3, req.bucket, {
+      ...current,
+      LambdaFunctionConfigurations: [...(current.LambdaFunctionConfigurations ?? []).filter((r) => !isOurs(r.Id)), ...rules],
+    });
+  }
+  return { ...outcome(action, changes), rules, foreign: foreign.length };
+}
+
+function selfOverlaps(rules: RuleView[]): string[] {
+  const problems: string[] = [];
+  rules.forEach((a, i) =>
+    rules.slice(i + 1).forEach((b) => {
+      if (rulesOverlap(a, b)) problems.push(`the configured suffixes "${a.suffix}" and "${b.suffix}" overlap each other`);
+    }),
+  );
+  return problems;
+}
+
+async function putNotifications(s3: S3Client, bucket: string, config: NotificationConfiguration): Promise<void> {
+  const clean: NotificationConfiguration = {};
+  if (config.TopicConfigurations?.length) clean.TopicConfigurations = config.TopicConfigurations;
+  if (config.QueueConfigurations?.length) clean.QueueConfigurations = config.QueueConfigurations;
+  if (config.LambdaFunctionConfigurations?.length) clean.LambdaFunctionConfigurations = config.LambdaFunctionConfigurations;
+  if (config.EventBridgeConfiguration) clean.EventBridgeConfiguration = config.EventBridgeConfiguration;
+  try {
+    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: clean }));
+  } catch (err) {
+    if (hasName(err, "InvalidArgument") && /overlap/i.test((err as Error).message)) {
+      throw new UserError(`S3 refused the trigger for ${bucket}: it overlaps another notification rule (${(err as Error).message})`, {
+        hint: `use a different "inputPrefix", or narrow the other rule's prefix/suffix`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Removes imgfn's rules only; returns the Ids removed. */
+export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const current = await getNotifications(s3, bucket);
+  const ours = (current.LambdaFunctionConfigurations ?? []).filter((r) => (r.Id ?? "").startsWith(idPrefix));
+  if (!ours.length) return outcome("absent");
+  const foreign = ruleViews(current).length - ours.length;
+  if (!opts.dryRun) {
+    await putNotifications(s3, bucket, { ...current, LambdaFunctionConfigurations: (current.LambdaFunctionConfigurations ?? []).filter((r) => !(r.Id ?? "").startsWith(idPrefix)) });
+  }
+  return outcome("delete", [`${ours.length} rule${ours.length > 1 ? "s" : ""}`, ...(foreign ? [`${foreign} other rule${foreign > 1 ? "s" : ""} kept`] : [])]);
+}
+
+/** Object versions (and delete markers) in the bucket, up to `limit`. */
+export async function countObjects(s3: S3Client, bucket: string, limit = 1000): Promise<{ count: number; more: boolean }> {
+  const res = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, MaxKeys: limit }));
+  const count = (res.Versions?.length ?? 0) + (res.DeleteMarkers?.length ?? 0);
+  return { count, more: Boolean(res.IsTruncated) };
+}
+
+/** Deletes every object version, then the bucket. The caller has made sure this is wanted. */
+export async function deleteBucket(s3: S3Client, bucket: string): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const res = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, MaxKeys: 1000 }));
+    const objects = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
+    if (!objects.length) break;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+    deleted += objects.length;
+  }
+  try {
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!hasName(err, "NoSuchBucket")) throw err;
+  }
+  return deleted;
+}
+
