@@ -20,6 +20,12 @@ export interface BuildRequest {
   /** Tag pushed alongside the digest (the function is always updated by digest). */
   tag?: string;
   auth?: RegistryAuth;
+  /** Credentials for the base image's registry when it differs from the target (default: anonymous). */
+  baseAuth?: RegistryAuth;
+  /** PEM CA certificate(s) trusted for registry TLS (self-signed or private CA). */
+  ca?: string | Buffer;
+  /** Also (or only) write the image as an OCI layout directory (oci builder). */
+  output?: string;
   signal?: AbortSignal;
   onProgress?: (message: string) => void;
 }
@@ -29,6 +35,12 @@ export interface LayerInfo {
   /** Compressed bytes. */
   size: number;
   description: string;
+  /** base layers come from the base image; the rest are the function's. */
+  kind?: "base" | "node_modules" | "model" | "handler";
+  /** Uncompressed tar bytes (known for the function's layers). */
+  uncompressedSize?: number;
+  /** True when this build sent the layer's bytes to the registry. */
+  uploaded?: boolean;
 }
 
 export interface BuildResult {
@@ -40,6 +52,13 @@ export interface BuildResult {
   /** Bytes actually sent to the registry (0 when nothing changed). */
   uploadedBytes: number;
   baseDigest?: string;
+  /** The base image as built from: name@digest of its linux/<arch> manifest. */
+  baseImage?: string;
+  /** Manifest media type (OCI image manifest or Docker v2 schema 2). */
+  mediaType?: string;
+  configDigest?: string;
+  /** Where the OCI layout was written (request.output). */
+  output?: string;
 }
 
 export interface ImageBuilder {
