@@ -1,0 +1,39 @@
+/**
+ * The seams the AWS commands reach through for things tests replace: the image builder, the
+ * backoff sleep, the sample image, and the confirmation prompt. Production values by default.
+ */
+import { createInterface } from "node:readline/promises";
+import { selectBuilder as realSelectBuilder, type BuilderChoice, type ImageBuilder } from "../image/index.js";
+import { samplePath } from "../paths.js";
+import { realSleep, type Sleep } from "./retry.js";
+
+export interface AwsRuntime {
+  selectBuilder: (choice: BuilderChoice, env: NodeJS.ProcessEnv, signal: AbortSignal) => Promise<ImageBuilder>;
+  sleep: Sleep;
+  sample: () => string;
+  stdinIsTTY: () => boolean;
+  confirm: (question: string, stderr: NodeJS.WritableStream) => Promise<boolean>;
+}
+
+const defaults: AwsRuntime = {
+  selectBuilder: (choice, env, signal) => realSelectBuilder(choice, { env, signal }),
+  sleep: realSleep,
+  sample: () => samplePath("cat.jpg"),
+  stdinIsTTY: () => Boolean(process.stdin.isTTY),
+  confirm: async (question, stderr) => {
+    const rl = createInterface({ input: process.stdin, output: stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+    } finally {
+      rl.close();
+    }
+  },
+};
+
+export const awsRuntime: AwsRuntime = { ...defaults };
+
+/** Tests: replace parts of the runtime; returns a function restoring the defaults. */
+export function setAwsRuntime(parts: Partial<AwsRuntime>): () => void {
+  Object.assign(awsRuntime, parts);
+  return () => Object.assign(awsRuntime, defaults);
+}

@@ -1,0 +1,108 @@
+import type { Command } from "commander";
+import { createClients } from "../aws/clients.js";
+import { type DeployReport, deploy, renderPlan } from "../aws/deploy.js";
+import { withAwsErrors } from "../aws/errors.js";
+import { awsRuntime } from "../aws/runtime.js";
+import { type ConfigInput, loadConfig } from "../config.js";
+import { ConfigError } from "../errors.js";
+import type { BuilderChoice } from "../image/index.js";
+import { formatMs, type StepHandle, table } from "../ui/output.js";
+import { defineCommand, type Context } from "./command.js";
+import { loadModelFromOptions, modelOptions } from "./model-options.js";
+
+/** Config flags shared by init and deploy (flags override imgfn.config.json). */
+export function configFlags(cmd: Command): void {
+  cmd
+    .option("--app <name>", "app name used in every resource name (imgfn-<app>)")
+    .option("--bucket <name>", "S3 bucket (default: imgfn-<app>-<account>-<region>)")
+    .option("--input-prefix <prefix>", "uploads under this prefix trigger the function (default uploads/)")
+    .option("--output-prefix <prefix>", "results are written under this prefix (default results/)")
+    .option("--suffixes <list>", "comma-separated key suffixes that trigger, e.g. .jpg,.png")
+    .option("--memory <mb>", "function memory in MB (128-10240)", intFlag("--memory"))
+    .option("--timeout <s>", "function timeout in seconds (1-900)", intFlag("--timeout"))
+    .option("--architecture <arch>", "x86_64 or arm64")
+    .option("--reserved-concurrency <n>", "reserve (and cap) concurrent executions", intFlag("--reserved-concurrency"));
+}
+
+function intFlag(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new ConfigError(`${flag} must be an integer (got "${v}")`);
+    return n;
+  };
+}
+
+export function configOverrides(opts: Record<string, any>, globals?: { region?: string }): ConfigInput {
+  return {
+    app: opts.app,
+    region: globals?.region,
+    bucket: opts.bucket,
+    inputPrefix: opts.inputPrefix,
+    outputPrefix: opts.outputPrefix,
+    suffixes: typeof opts.suffixes === "string" ? opts.suffixes.split(",").map((s: string) => s.trim()).filter(Boolean) : undefined,
+    memory: opts.memory,
+    timeout: opts.timeout,
+    architecture: opts.architecture,
+    reservedConcurrency: opts.reservedConcurrency,
+    model: opts.model,
+    labels: opts.labels,
+  };
+}
+
+export const deployCommand = defineCommand({
+  name: "deploy",
+  description: "Build the image, create or update every AWS resource, and verify with a sample upload",
+  options: (cmd) => {
+    cmd
+      .option("--dry-run", "print what each step would create, change or leave alone; change nothing")
+      .option("--no-verify", "skip the sample upload at the end")
+      .option("--image <uri>", "deploy this image (repository@sha256:… or an ECR tag) instead of building")
+      .option("--registry <host>", "push to this registry host instead of the one ECR names (emulators, proxies)")
+      .option("--builder <kind>", "auto | docker | oci (daemonless)", "auto");
+    configFlags(cmd);
+    modelOptions(cmd);
+  },
+  async run(ctx, opts) {
+    if (!["auto", "docker", "oci"].includes(opts.builder)) throw new ConfigError(`--builder must be auto, docker or oci (got "${opts.builder}")`);
+    const config = loadConfig(ctx.cwd, configOverrides(opts, ctx.globals), ctx.globals.config);
+    const report = await withAwsErrors(async () => {
+      const clients = await createClients(ctx.globals, config, { registry: opts.registry, env: ctx.env });
+      return deploy(
+        ctx,
+        config,
+        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice },
+        {
+          clients,
+          selectBuilder: (choice) => awsRuntime.selectBuilder(choice, ctx.env, ctx.signal),
+          loadModel: (update) => loadModelFromOptions(ctx, opts, { update } as unknown as StepHandle, { model: config.model, labels: config.labels }),
+          sleep: awsRuntime.sleep,
+          sample: awsRuntime.sample(),
+        },
+      );
+    }, ctx.globals);
+    ctx.out.result(report);
+    printReport(ctx, report);
+  },
+});
+
+function printReport(ctx: Context, report: DeployReport): void {
+  if (report.dryRun) {
+    ctx.out.print(renderPlan(report));
+    return;
+  }
+  const { c } = ctx.out;
+  ctx.out.print(report.changed ? `Deployed ${c.bold(report.functionName)} to ${report.region} (account ${report.account}).` : `No changes: ${c.bold(report.functionName)} in ${report.region} already matches the config.`);
+  const rows = [
+    ["bucket", `s3://${report.bucket}`],
+    ["image", report.imageUri ?? ""],
+    ["upload", "imgfn upload <image files>"],
+    ["logs", "imgfn logs --follow"],
+  ];
+  const v = report.verify;
+  if (v) {
+    const r = v.report;
+    const figures = r ? `; ${r.initDuration !== undefined ? `init ${formatMs(r.initDuration)}, ` : ""}duration ${formatMs(r.duration)}, max memory ${r.maxMemoryUsed}/${r.memorySize} MB` : "";
+    rows.splice(2, 0, ["verified", `cat → ${v.top1} (${(v.score * 100).toFixed(1)}%), ${formatMs(v.latencyMs)} end to end${figures}`]);
+  }
+  ctx.out.print(table(rows, { indent: 2 }));
+}

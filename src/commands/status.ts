@@ -1,0 +1,49 @@
+import { createClients } from "../aws/clients.js";
+import { withAwsErrors } from "../aws/errors.js";
+import { status } from "../aws/status.js";
+import { loadConfig } from "../config.js";
+import { formatMs, table } from "../ui/output.js";
+import { defineCommand } from "./command.js";
+
+export const statusCommand = defineCommand({
+  name: "status",
+  description: "Show the deployed function, trigger, role, repository, recent invocations and drift from the config",
+  options: (cmd) => {
+    cmd.option("--since <hours>", "summarise invocations of the last N hours", "24");
+  },
+  async run(ctx, opts) {
+    const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
+    const hours = Number(opts.since);
+    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { since: Date.now() - (Number.isFinite(hours) && hours > 0 ? hours : 24) * 3600_000 }), ctx.globals);
+    ctx.out.result(report);
+    const { c } = ctx.out;
+    if (!report.deployed) {
+      ctx.out.print(`${c.bold(`imgfn-${config.app}`)} is not deployed in ${report.region} (account ${report.account}). Run: imgfn deploy`);
+      return;
+    }
+    const f = report.function!;
+    const l = report.logs;
+    const rows = [
+      ["function", `${f.name}  ${f.state ?? "?"}${f.lastUpdateStatus && f.lastUpdateStatus !== "Successful" ? ` (update ${f.lastUpdateStatus})` : ""}`],
+      ["image", `${f.digest ?? f.image ?? "?"}`],
+      ["settings", `${f.architecture}, ${f.memory} MB, ${f.timeout} s${f.reservedConcurrency !== undefined ? `, reserved concurrency ${f.reservedConcurrency}` : ""}`],
+      ["updated", f.lastModified ?? "?"],
+      ["trigger", report.trigger.ours.length ? `s3://${report.bucket}/${report.trigger.ours[0].prefix}* ${report.trigger.ours.map((r) => r.suffix || "(any)").join(" ")}${report.trigger.foreign ? c.dim(`  (+${report.trigger.foreign} rules not imgfn's)`) : ""}` : c.yellow("none")],
+      ["permission", report.permission ? "s3.amazonaws.com may invoke" : c.yellow("missing")],
+      ["role", report.role?.arn ?? c.yellow("missing")],
+      ["repository", report.repository?.uri ?? c.yellow("missing")],
+      [
+        "invocations",
+        l.logGroupExists
+          ? `${l.invocations} in the last ${Math.round((Date.now() - l.since) / 3600_000)} h${l.invocations ? `, avg ${formatMs(l.averageDuration ?? 0)}, ${l.coldStarts} cold` : ""}${l.lastInvocation ? `, last ${new Date(l.lastInvocation).toISOString()}` : ""}`
+          : "none yet (no log group)",
+      ],
+      ["errors", l.errors ? c.red(`${l.errors}${l.lastError ? ` — last: ${l.lastError}` : ""}`) : "0"],
+    ];
+    ctx.out.print(table(rows));
+    if (report.drift.length) {
+      ctx.out.print(c.yellow(`\nDrift from the config (imgfn deploy fixes it):`));
+      for (const d of report.drift) ctx.out.print(`  ~ ${d}`);
+    } else ctx.out.print(c.dim("\nNo drift: the deployment matches the config."));
+  },
+});
