@@ -46,6 +46,8 @@ export interface DeployDeps {
   sleep: Sleep;
   /** The verification image (samples/cat.jpg). */
   sample: string;
+  /** Writes the task root (default: image/stage.ts). */
+  stage?: typeof stageFunction;
 }
 
 export interface StepRecord {
@@ -229,7 +231,7 @@ async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, d
   const spec = await deps.loadModel(update);
   const dir = await mkdtemp(join(tmpdir(), "imgfn-stage-"));
   try {
-    const staged = await stageFunction(spec, join(dir, "task"));
+    const staged = await (deps.stage ?? stageFunction)(spec, join(dir, "task"));
     update("logging in to ECR");
     const auth = await registryLogin(deps.clients.ecr);
     const builder = await deps.selectBuilder(opts.builder ?? "auto");

@@ -5,11 +5,13 @@
 import { createInterface } from "node:readline/promises";
 import { selectBuilder as realSelectBuilder, type BuilderChoice, type ImageBuilder } from "../image/index.js";
 import { samplePath } from "../paths.js";
+import { stageFunction } from "../image/stage.js";
 import { realSleep, type Sleep } from "./retry.js";
 
 export interface AwsRuntime {
   selectBuilder: (choice: BuilderChoice, env: NodeJS.ProcessEnv, signal: AbortSignal) => Promise<ImageBuilder>;
   sleep: Sleep;
+  stage: typeof stageFunction;
   sample: () => string;
   stdinIsTTY: () => boolean;
   confirm: (question: string, stderr: NodeJS.WritableStream) => Promise<boolean>;
@@ -18,6 +20,7 @@ export interface AwsRuntime {
 const defaults: AwsRuntime = {
   selectBuilder: (choice, env, signal) => realSelectBuilder(choice, { env, signal }),
   sleep: realSleep,
+  stage: stageFunction,
   sample: () => samplePath("cat.jpg"),
   stdinIsTTY: () => Boolean(process.stdin.isTTY),
   confirm: async (question, stderr) => {

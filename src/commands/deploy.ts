@@ -76,6 +76,7 @@ export const deployCommand = defineCommand({
           selectBuilder: (choice) => awsRuntime.selectBuilder(choice, ctx.env, ctx.signal),
           loadModel: (update) => loadModelFromOptions(ctx, opts, { update } as unknown as StepHandle, { model: config.model, labels: config.labels }),
           sleep: awsRuntime.sleep,
+          stage: awsRuntime.stage,
           sample: awsRuntime.sample(),
         },
       );
