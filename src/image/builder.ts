@@ -22,8 +22,10 @@ export interface BuildRequest {
   auth?: RegistryAuth;
   /** Credentials for the base image's registry when it differs from the target (default: anonymous). */
   baseAuth?: RegistryAuth;
-  /** PEM CA certificate(s) trusted for registry TLS (self-signed or private CA). */
+  /** PEM CA certificate(s) trusted for the target registry's TLS (self-signed or private CA). */
   ca?: string | Buffer;
+  /** The same for the base image's registry, when it differs from the target. */
+  baseCa?: string | Buffer;
   /** Also (or only) write the image as an OCI layout directory (oci builder). */
   output?: string;
   signal?: AbortSignal;

@@ -248,3 +248,56 @@ async function extractTarball(tgz: Buffer, dest: string): Promise<void> {
   });
   await pipeline(Readable.from([tgz]), createGunzip(), ex);
 }
+
+// ---- the docker builder's package.json and lock -----------------------------------------------
+
+/**
+ * package.json and package-lock.json for the function alone (its externals at the installed
+ * versions), cut from imgfn's own lock, so `npm ci --omit=dev` in the Dockerfile installs exactly
+ * what the daemonless builder ships, before pruning. No lock when imgfn has none.
+ */
+export async function functionPackageFiles(root = packageRoot()): Promise<{ packageJson: string; lock?: string }> {
+  const deps: Record<string, string> = {};
+  for (const name of FUNCTION_EXTERNALS) {
+    const dir = resolvePackageDir(name, root);
+    if (!dir) throw new UserError(`${name} is not installed under ${root}`, { hint: "run npm ci in imgfn's folder" });
+    deps[name] = (await readPackageJson(dir)).version;
+  }
+  const pkg = { name: "imgfn-function", version: "1.0.0", private: true, type: "module", dependencies: deps };
+  const packageJson = JSON.stringify(pkg, null, 2) + "\n";
+  const lockText = await readFile(join(root, "package-lock.json"), "utf8").catch(() => undefined);
+  if (!lockText) return { packageJson };
+  const lock = JSON.parse(lockText);
+  const all: Record<string, any> = lock.packages ?? {};
+  const keep: Record<string, any> = { "": { name: pkg.name, version: pkg.version, dependencies: deps } };
+  const locate = (name: string, from: string): string | undefined => {
+    // lock paths follow node's lookup: from/node_modules/name, then each ancestor's
+    let base = from;
+    for (;;) {
+      const key = base ? `${base}/node_modules/${name}` : `node_modules/${name}`;
+      if (all[key]) return key;
+      if (!base) return undefined;
+      const i = base.lastIndexOf("/node_modules/");
+      base = i >= 0 ? base.slice(0, i) : "";
+    }
+  };
+  const visit = (key: string) => {
+    if (keep[key]) return;
+    const entry = { ...all[key] };
+    delete entry.dev;
+    delete entry.devOptional;
+    delete entry.peer;
+    keep[key] = entry;
+    for (const dep of [...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {})]) {
+      const k = locate(dep, key);
+      if (k) visit(k);
+    }
+  };
+  for (const name of FUNCTION_EXTERNALS) {
+    const k = locate(name, "");
+    if (k) visit(k);
+  }
+  const sortedKeys = Object.keys(keep).sort();
+  const out = { name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages: Object.fromEntries(sortedKeys.map((k) => [k, keep[k]])) };
+  return { packageJson, lock: JSON.stringify(out, null, 2) + "\n" };
+}

@@ -70,7 +70,7 @@ export class OciBuilder implements ImageBuilder {
     const baseRef = parseReference(req.baseImage);
     const sameRegistry = target?.registry === baseRef.registry;
     const baseAuth: RegistryAuth | undefined = sameRegistry ? req.auth : req.baseAuth;
-    const baseClient = new RegistryClient(baseRef.registry, { auth: baseAuth, ca: req.ca, signal: req.signal });
+    const baseClient = new RegistryClient(baseRef.registry, { auth: baseAuth, ca: sameRegistry ? req.ca : req.baseCa, signal: req.signal });
     const client = target ? (sameRegistry ? baseClient : new RegistryClient(target.registry, { auth: req.auth, ca: req.ca, signal: req.signal })) : undefined;
     try {
       progress(`resolving ${req.baseImage}`);

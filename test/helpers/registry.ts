@@ -113,8 +113,8 @@ const sha = (b: Buffer) => "sha256:" + createHash("sha256").update(b).digest("he
 async function tarOf(files: { name: string; body?: string; mode?: number; type?: "directory" }[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => p.on("end", r));
+  p.on("data", (c: unknown) => void chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => p.on("end", () => r()));
   for (const f of files) {
     await new Promise<void>((res, rej) =>
       f.type === "directory"
@@ -189,7 +189,7 @@ export async function readLayer(gz: Buffer): Promise<Map<string, { mode: number;
   const done = new Promise<void>((resolve, reject) => {
     ex.on("entry", (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: unknown) => void chunks.push(c as Buffer));
       stream.on("end", () => {
         out.set(h.name, { mode: h.mode ?? 0, size: h.size ?? 0, type: h.type ?? "file", uid: h.uid ?? -1, mtime: h.mtime?.getTime() ?? -1, body: Buffer.concat(chunks) });
         next();
