@@ -113,7 +113,7 @@ export class CloudWatchLogSource implements LogSource {
       let fresh = 0;
       let missing = false;
       const startTime = cursor;
-      do {
+      for (;;) {
         if (query.signal?.aborted) return;
         let res: FilterLogEventsCommandOutput;
         try {
@@ -147,7 +147,8 @@ export class CloudWatchLogSource implements LogSource {
           yield { timestamp: ts, message: e.message ?? "", logStreamName: e.logStreamName, eventId: e.eventId };
         }
         nextToken = res.nextToken;
-      } while (nextToken);
+        if (!nextToken) break;
+      }
       if (!query.follow) return;
       idle = fresh ? minInterval : Math.min(idle * 2, maxInterval);
       if (missing) idle = maxInterval;

@@ -20,7 +20,7 @@ const FOREIGN_RULE = {
   LambdaFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:thumbs`,
   Events: ["s3:ObjectCreated:*"],
   Filter: { Key: { FilterRules: [{ Name: "Prefix" as const, Value: "photos/" }] } },
-};
+} as any; // S3 answers "Prefix"/"Suffix" although the SDK types say lower case
 const trigger = { bucket: "b", idPrefix: "imgfn-demo-", functionArn: FN_ARN, prefix: "uploads/", suffixes: [".jpg", ".png"] };
 
 describe("bucket", () => {
@@ -64,7 +64,7 @@ describe("bucket", () => {
 
 describe("trigger rules", () => {
   it("adds imgfn's rules and writes every foreign rule back unchanged", async () => {
-    const queue = { Id: "audit", QueueArn: "arn:aws:sqs:eu-west-1:1:audit", Events: ["s3:ObjectRemoved:*"] };
+    const queue = { Id: "audit", QueueArn: "arn:aws:sqs:eu-west-1:1:audit", Events: ["s3:ObjectRemoved:*"] } as any;
     s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE], QueueConfigurations: [queue], EventBridgeConfiguration: {} });
     const o = await ensureTrigger(new S3Client({}), trigger);
     expect(o.action).toBe("create");
@@ -79,7 +79,7 @@ describe("trigger rules", () => {
   });
 
   it("is unchanged (no write) when imgfn's rules already match, whatever case S3 returns filter names in", async () => {
-    const ours = (suffix: string, id: string) => ({ Id: id, LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "Prefix" as const, Value: "uploads/" }, { Name: "Suffix" as const, Value: suffix }] } } });
+    const ours = (suffix: string, id: string) => ({ Id: id, LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "Prefix" as const, Value: "uploads/" }, { Name: "Suffix" as const, Value: suffix }] } } }) as any;
     s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours(".jpg", "imgfn-demo-jpg"), ours(".png", "imgfn-demo-png")] });
     const o = await ensureTrigger(new S3Client({}), trigger);
     expect(o).toMatchObject({ action: "unchanged", changes: ["1 other rule kept"] });
@@ -87,7 +87,7 @@ describe("trigger rules", () => {
   });
 
   it("refuses an overlapping foreign rule and explains which one, writing nothing", async () => {
-    const overlapping = { ...FOREIGN_RULE, Id: "resize-all", Filter: { Key: { FilterRules: [{ Name: "Prefix" as const, Value: "up" }] } } };
+    const overlapping = { ...FOREIGN_RULE, Id: "resize-all", Filter: { Key: { FilterRules: [{ Name: "Prefix" as const, Value: "up" }] } } } as any;
     s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [overlapping] });
     const err = await ensureTrigger(new S3Client({}), trigger).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
@@ -98,9 +98,9 @@ describe("trigger rules", () => {
   });
 
   it("does not call rules with disjoint prefixes, suffixes or event types overlapping", () => {
-    const mine = ruleViews({ LambdaFunctionConfigurations: [{ Id: "m", LambdaFunctionArn: "x", Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: "uploads/" }, { Name: "Suffix", Value: ".jpg" }] } } }] });
+    const mine = ruleViews(<any>{ LambdaFunctionConfigurations: [{ Id: "m", LambdaFunctionArn: "x", Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: "uploads/" }, { Name: "Suffix", Value: ".jpg" }] } } }] });
     const rule = (events: string[], prefix: string, suffix: string) =>
-      ruleViews({ TopicConfigurations: [{ Id: "t", TopicArn: "arn:t", Events: events as any, Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: prefix }, { Name: "Suffix", Value: suffix }] } } }] });
+      ruleViews(<any>{ TopicConfigurations: [{ Id: "t", TopicArn: "arn:t", Events: events as any, Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: prefix }, { Name: "Suffix", Value: suffix }] } } }] });
     expect(findOverlaps(mine, rule(["s3:ObjectCreated:*"], "photos/", ".jpg"))).toEqual([]);
     expect(findOverlaps(mine, rule(["s3:ObjectCreated:*"], "uploads/", ".png"))).toEqual([]);
     expect(findOverlaps(mine, rule(["s3:ObjectRemoved:*"], "uploads/", ".jpg"))).toEqual([]);
@@ -108,7 +108,7 @@ describe("trigger rules", () => {
   });
 
   it("teardown removes only imgfn's rules", async () => {
-    const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] };
+    const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
     s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
     const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-");
     expect(o.action).toBe("delete");
