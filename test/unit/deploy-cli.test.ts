@@ -1,0 +1,180 @@
+import { AddPermissionCommand, CreateFunctionCommand, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
+import { CreateRoleCommand } from "@aws-sdk/client-iam";
+import { DeleteObjectsCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { setAwsRuntime } from "../../src/aws/runtime.js";
+import { ACCOUNT, DIGEST_A, DIGEST_B, REPO_URI, awsError, projectDir, runCli } from "./aws-fixtures.js";
+import { BUCKET, FOREIGN_RULE, FakeBuilder, type Mocks, deployedAccount, freshAccount, mockAws, restoreAws, writes } from "./aws-world.js";
+
+let m: Mocks;
+let builder: FakeBuilder;
+let restoreRuntime: () => void;
+const env = { IMGFN_MODEL_MIRROR: "/work/shared/models", XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), "imgfn-cache-")) };
+
+beforeEach(() => {
+  m = mockAws();
+  builder = new FakeBuilder(DIGEST_A);
+  restoreRuntime = setAwsRuntime({
+    selectBuilder: async () => builder,
+    sleep: async () => {},
+    stage: async (_spec, dir) => ({ dir, handler: "index.handler", files: { handler: [], model: [] } }),
+  });
+});
+afterEach(() => {
+  restoreAws(m);
+  restoreRuntime();
+});
+
+describe("imgfn deploy --dry-run", () => {
+  it("prints the full plan for a fresh config without credentials, and changes nothing", async () => {
+    m.sts.on(GetCallerIdentityCommand).rejects(awsError("CredentialsProviderError", "Could not load credentials from any providers"));
+    const r = await runCli(["deploy", "--dry-run"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("planned as a fresh account). Nothing was changed.");
+    for (const step of ["bucket", "repository", "image", "role", "log-group", "function", "permission", "trigger", "verify"]) {
+      expect(r.stdout).toMatch(new RegExp(`\\+\\s+${step}\\s+create`));
+    }
+    expect(r.stdout).toContain("imgfn-demo-role");
+    expect(r.stdout).toContain("9 to create, 0 to update, 0 unchanged.");
+    expect(writes(m)).toEqual([]);
+    expect(builder.requests).toEqual([]);
+  });
+
+  it("with credentials reads the account and plans each step, writing nothing", async () => {
+    freshAccount(m, { foreignRules: [FOREIGN_RULE] });
+    const r = await runCli(["deploy", "--dry-run", "--json"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan).toMatchObject({ dryRun: true, account: ACCOUNT, bucket: BUCKET });
+    expect(plan.steps.map((s: any) => `${s.step}:${s.action}`)).toEqual([
+      "bucket:create",
+      "repository:create",
+      "image:create",
+      "role:create",
+      "log-group:create",
+      "function:create",
+      "permission:create",
+      "trigger:create",
+      "verify:create",
+    ]);
+    expect(plan.steps.find((s: any) => s.step === "trigger").changes).toContain("1 other rule kept");
+    expect(writes(m)).toEqual([]);
+  });
+});
+
+describe("imgfn deploy", () => {
+  it("creates everything in order, passes ECR auth to the builder, retries the new role, keeps foreign rules and verifies", async () => {
+    freshAccount(m, { foreignRules: [FOREIGN_RULE] });
+    const r = await runCli(["deploy"], { cwd: projectDir(), env });
+    expect(r.stderr).not.toContain("error:");
+    expect(r.code).toBe(0);
+    // the builder pushed to ECR's repository with the token from GetAuthorizationToken
+    expect(builder.requests).toHaveLength(1);
+    expect(builder.requests[0]).toMatchObject({ repository: REPO_URI, tag: "latest", architecture: "x86_64", auth: { username: "AWS", password: "ecr-password" } });
+    // the function runs the image by digest; the role was retried once, and the wait was shown
+    const creates = m.lambda.commandCalls(CreateFunctionCommand);
+    expect(creates).toHaveLength(2);
+    expect(creates[1].args[0].input.Code).toEqual({ ImageUri: `${REPO_URI}@${DIGEST_A}` });
+    expect(r.stderr).toContain("waiting for the new role to become usable by Lambda");
+    // least privilege: exactly the bucket's prefixes and the function's log group
+    const role = m.iam.commandCalls(CreateRoleCommand)[0].args[0].input;
+    expect(JSON.parse(role.AssumeRolePolicyDocument!).Statement[0].Principal).toEqual({ Service: "lambda.amazonaws.com" });
+    // the foreign rule survives, and imgfn's rules point at the function
+    const put = m.s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration!;
+    expect(put.LambdaFunctionConfigurations![0]).toEqual(FOREIGN_RULE);
+    expect(put.LambdaFunctionConfigurations!.slice(1).every((c) => c.Id!.startsWith("imgfn-demo-") && c.LambdaFunctionArn!.endsWith(":function:imgfn-demo"))).toBe(true);
+    expect(m.lambda.commandCalls(AddPermissionCommand)).toHaveLength(1);
+    // verify: a unique key under the input prefix, cleaned up afterwards
+    const key = m.s3.commandCalls(PutObjectCommand)[0].args[0].input.Key!;
+    expect(key).toMatch(/^uploads\/imgfn-verify-[0-9a-f]{8}\.jpg$/);
+    const deleted = m.s3.commandCalls(DeleteObjectsCommand)[0].args[0].input.Delete!.Objects!.map((o) => o.Key);
+    expect(deleted).toEqual([key, key.replace(/^uploads\//, "results/") + ".json"]);
+    expect(r.stdout).toContain(`Deployed imgfn-demo to eu-west-1 (account ${ACCOUNT}).`);
+    expect(r.stdout).toMatch(/verified\s+cat → tabby, tabby cat \(62\.0%\), .* end to end; init 901 ms, duration 413 ms, max memory 187\/1024 MB/);
+    // the order a user sees in the step lines
+    const order = r.stderr.split("\n").filter((l) => l.startsWith("✔")).map((l) => l.slice(2).split(":")[0]);
+    expect(order).toEqual(["Account and region", "Bucket", "Image repository", "Image", "Role", "Log group", "Function", "Invoke permission", "Trigger", "Verify"]);
+  });
+
+  it("pushes to the --registry host while the function still names ECR's repository", async () => {
+    freshAccount(m);
+    const r = await runCli(["deploy", "--no-verify", "--registry", "localhost:4566"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(builder.requests[0].repository).toBe("localhost:4566/imgfn-demo");
+    expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(`${REPO_URI}@${DIGEST_A}`);
+  });
+
+  it("a second deploy with nothing changed makes no changes and says so", async () => {
+    deployedAccount(m, { foreignRules: [FOREIGN_RULE] });
+    const r = await runCli(["deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(writes(m)).toEqual([]);
+    expect(r.stdout).toContain("No changes: imgfn-demo in eu-west-1 already matches the config.");
+  });
+
+  it("after a new build updates only the function's code, by digest", async () => {
+    deployedAccount(m);
+    builder = new FakeBuilder(DIGEST_B);
+    const r = await runCli(["deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(writes(m)).toEqual(["lambda:UpdateFunctionCode"]);
+    expect(m.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input.ImageUri).toBe(`${REPO_URI}@${DIGEST_B}`);
+  });
+
+  it("--image deploys a given digest without building", async () => {
+    freshAccount(m);
+    const image = `999999999999.dkr.ecr.eu-west-1.amazonaws.com/elsewhere@${DIGEST_B}`;
+    const r = await runCli(["deploy", "--no-verify", "--image", image], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(builder.requests).toEqual([]);
+    expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(image);
+  });
+
+  it("refuses a moving tag outside ECR for --image", async () => {
+    freshAccount(m);
+    const r = await runCli(["deploy", "--no-verify", "--image", "docker.io/me/classifier:latest"], { cwd: projectDir(), env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: --image docker.io/me/classifier:latest has no digest");
+  });
+
+  it("explains an overlapping notification rule and stops before touching the bucket's rules", async () => {
+    const overlapping = { ...FOREIGN_RULE, Id: "everything", Filter: undefined };
+    freshAccount(m, { foreignRules: [overlapping] });
+    const r = await runCli(["deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: the trigger for s3:\/\/.*\/uploads\/ would overlap existing notification rules: rule "everything"/);
+    expect(r.stderr).toContain("next step: use a different \"inputPrefix\"");
+    expect(m.s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(0);
+  });
+
+  it("names the refused action on AccessDenied and exits 1", async () => {
+    freshAccount(m);
+    m.iam
+      .on(CreateRoleCommand)
+      .rejects(awsError("AccessDenied", `User: arn:aws:iam::${ACCOUNT}:user/dev is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::${ACCOUNT}:role/imgfn-demo-role because no identity-based policy allows the iam:CreateRole action`, 403));
+    const r = await runCli(["deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: AWS denied iam:CreateRole on arn:aws:iam::${ACCOUNT}:role/imgfn-demo-role for arn:aws:iam::${ACCOUNT}:user/dev`);
+    expect(r.stderr).toContain("next step: allow iam:CreateRole");
+  });
+
+  it("without credentials says so with the next step (not a dry run)", async () => {
+    m.sts.on(GetCallerIdentityCommand).rejects(awsError("CredentialsProviderError", "Could not load credentials from any providers"));
+    const r = await runCli(["deploy"], { cwd: projectDir(), env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: no AWS credentials found");
+    expect(r.stderr).toContain('next step: run "aws configure"');
+  });
+
+  it("a model that cannot be found is a one-line error", async () => {
+    freshAccount(m);
+    const r = await runCli(["deploy", "--no-verify", "--model", "/nonexistent/model.json"], { cwd: projectDir(), env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("error: cannot read model manifest /nonexistent/model.json");
+    expect(m.lambda.commandCalls(CreateFunctionCommand)).toHaveLength(0);
+  });
+});
