@@ -8,17 +8,17 @@
 # (Lambda refuses image indexes and attestation manifests).
 ARG BASE_IMAGE=public.ecr.aws/lambda/nodejs:22
 
-# Install for the target platform: npm picks sharp's linux/<arch> packages; onnxruntime-node's
-# install script would download GPU libraries, which the CPU function does not need.
-FROM --platform=$TARGETPLATFORM public.ecr.aws/docker/library/node:22-bookworm-slim AS deps
-ARG TARGETARCH
+# Install on the target platform (this stage runs as linux/<arch>, emulated when crossing), so
+# npm picks sharp's linux/<arch> glibc packages; onnxruntime-node's install script would download
+# GPU libraries, which the CPU function does not need.
+FROM public.ecr.aws/docker/library/node:22-bookworm-slim AS deps
 ENV ONNXRUNTIME_NODE_INSTALL=skip npm_config_onnxruntime_node_install=skip
 WORKDIR /build
 COPY package.json package-lock.json* ./
 RUN if [ -f package-lock.json ]; then npm ci --omit=dev --no-audit --no-fund; else npm install --omit=dev --no-audit --no-fund; fi
 # Keep linux/<arch> natives only, and nothing the function never reads.
 RUN set -eu; \
-    arch=$( [ "$TARGETARCH" = "amd64" ] && echo x64 || echo "$TARGETARCH" ); \
+    arch=$(node -p process.arch); \
     cd node_modules; \
     for d in onnxruntime-node/bin/napi-v*/*; do [ "$(basename "$d")" = linux ] || rm -rf "$d"; done; \
     for d in onnxruntime-node/bin/napi-v*/linux/*; do [ "$(basename "$d")" = "$arch" ] || rm -rf "$d"; done; \
