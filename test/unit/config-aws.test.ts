@@ -10,7 +10,7 @@ describe("bucketName", () => {
   it("stays within S3's 63 characters for long app names, without a dangling dash", () => {
     const name = bucketName({ app: "a-very-long-application-name-for-testing" }, "123456789012", "ap-southeast-2");
     expect(name.length).toBeLessThanOrEqual(63);
-    expect(name).toMatch(/^imgfn-a-very-long-application-name[a-z-]*[a-z]-123456789012-ap-southeast-2$/);
+    expect(name).toBe("imgfn-a-very-long-application-name-123456789012-ap-southeast-2");
     expect(name).not.toContain("--");
   });
 });
