@@ -117,9 +117,27 @@ export class Classifier {
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /**
+ * Formats whose magic bytes we recognise without libvips, so that the header check and the decode
+ * can start together (see preprocess). Anything else (SVG, PDF, …) is checked first, alone.
+ */
+function sniffRaster(b: Uint8Array): boolean {
+  if (b.length < 12) return false;
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return true; // JPEG
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return true; // PNG
+  if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return true; // RIFF…WEBP
+  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return true; // GIF
+  return false;
+}
+
+/**
  * Reads only the header to refuse bad input cheaply (no pixel is decoded for a decompression
  * bomb), then decodes with shrink-on-load straight to "shorter side = resize", and centre-crops
  * while converting HWC uint8 to the model's float layout in one pass.
+ *
+ * For JPEG, PNG, WebP and GIF the header read and the decode run together: the decode carries
+ * the same pixel limit, which libvips checks on the header before any pixel is decoded, so a
+ * bomb is still refused undecoded; the header read only names the error (and the image size).
+ * This saves a thread-pool round trip per image (BENCHMARKS.md, item 1).
  */
 export async function preprocess(
   input: Uint8Array,
@@ -127,10 +145,14 @@ export async function preprocess(
   maxPixels = DEFAULT_MAX_PIXELS,
 ): Promise<{ tensor: ort.Tensor; image: ClassifyResult["image"] }> {
   if (input.byteLength === 0) throw new ImageInputError("EMPTY_OBJECT", "the file is empty (0 bytes)");
+  // header only: no pixel is decoded here, so the pixel limit is checked by us below
+  const header = sharp(input, { limitInputPixels: false }).metadata();
+  const decoded = sniffRaster(input) ? decode(input, manifest, maxPixels) : undefined;
+  // A failed decode is judged only after the header verdict, which names the problem better.
+  decoded?.catch(() => {});
   let meta: Metadata;
   try {
-    // header only: no pixel is decoded here, so the pixel limit is checked by us below
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
+    meta = await header;
   } catch (err) {
     throw new ImageInputError("NOT_AN_IMAGE", "the file is not an image in a format imgfn can read", { cause: err });
   }
@@ -148,33 +170,41 @@ export async function preprocess(
       `image is ${meta.width}x${meta.height} (${(pixels / 1e6).toFixed(1)} MP), over the ${(maxPixels / 1e6).toFixed(1)} MP limit; it was not decoded`,
     );
   }
-  const { resize, crop } = manifest.preprocess;
   let data: Buffer;
   let info: OutputInfo;
   try {
-    ({ data, info } = await sharp(input, {
-      autoOrient: true,
-      limitInputPixels: maxPixels,
-      failOn: "error",
-      pages: 1,
-    })
-      // "outside": the shorter side becomes `resize`; JPEGs shrink on load (decode at 1/2..1/8).
-      .resize({ width: resize, height: resize, fit: "outside", fastShrinkOnLoad: true })
-      .flatten({ background: "#ffffff" })
-      .toColourspace("srgb")
-      .removeAlpha()
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true }));
+    ({ data, info } = await (decoded ?? decode(input, manifest, maxPixels)));
   } catch (err) {
     throw new ImageInputError("CORRUPT_IMAGE", `the ${format} image could not be decoded: ${(err as Error).message}`, {
       cause: err,
     });
   }
+  const { crop } = manifest.preprocess;
   if (info.channels !== 3 || info.width < crop || info.height < crop) {
     throw new ImageInputError("CORRUPT_IMAGE", `decoding gave an unexpected ${info.width}x${info.height}x${info.channels} image`);
   }
   const tensor = toTensor(data, info.width, info.height, manifest);
   return { tensor, image: { format, width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height } };
+}
+
+/** Upright, first frame, alpha flattened on white, 8-bit sRGB, shorter side = `resize`. */
+function decode(input: Uint8Array, manifest: ModelManifest, maxPixels: number): Promise<{ data: Buffer; info: OutputInfo }> {
+  const { resize } = manifest.preprocess;
+  return sharp(input, {
+    autoOrient: true,
+    limitInputPixels: maxPixels,
+    failOn: "error",
+    pages: 1,
+  })
+    // "outside": the shorter side becomes `resize`; JPEGs shrink on load (decode at 1/2..1/8).
+    // The triangle ("linear") filter is the antialiased bilinear resize torchvision's ImageNet
+    // preprocessing uses, and cheaper than lanczos3 (BENCHMARKS.md, item 1).
+    .resize({ width: resize, height: resize, fit: "outside", kernel: "linear", fastShrinkOnLoad: true })
+    .flatten({ background: "#ffffff" })
+    .toColourspace("srgb")
+    .removeAlpha()
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
 }
 
 /** Centre crop + normalise + transpose in one pass over the crop. */

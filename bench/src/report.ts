@@ -1,0 +1,307 @@
+/**
+ * Collects the parts' results (bench/.work/out/*.json) into bench/results.json and BENCHMARKS.md:
+ * the machine, every figure with the command that produced it, and the targets.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { OUT, ROOT, r1, r2 } from "./common.js";
+
+const read = (part: string): any => {
+  const file = join(OUT, `${part}.json`);
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
+};
+const failed = (part: string): string | undefined => {
+  const file = join(OUT, `${part}.error.txt`);
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+};
+
+const run = read("run") ?? {};
+const warm = read("warm");
+const cold = read("cold");
+const threads = read("threads");
+const memory = read("memory");
+const throughput = read("throughput");
+const deploy = read("deploy");
+const layers = read("layers");
+
+const git = (args: string[]) => {
+  try {
+    return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+};
+const machine = {
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  memoryGb: r1(totalmem() / 1024 ** 3),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  date: new Date().toISOString(),
+  commit: git(["rev-parse", "--short", "HEAD"]),
+  loadAverageAtStart: run.loadAverageAtStart ?? null,
+  loadAverageAtEnd: r2(loadavg()[0]),
+};
+
+// ---- pricing (us-east-1 list prices, on-demand; the assumption is stated in the report) -----
+const PRICE = { x86_64: 0.0000166667, arm64: 0.0000133334, perRequest: 0.2 / 1e6 };
+const HEADROOM = 1.25;
+/** Lambda gives a function one full vCPU at 1769 MB, proportionally less below. */
+const FULL_VCPU_MB = 1769;
+
+function lambdaSetting(peakMb: number): number {
+  return Math.max(128, Math.ceil((peakMb * HEADROOM) / 64) * 64);
+}
+
+const warmRow = (id: string) => warm?.images.find((i: any) => i.image === id);
+
+let costs: any;
+if (memory && warm) {
+  const peak = Math.max(...memory.rows.map((r: any) => r.peakMb));
+  const setting = lambdaSetting(peak);
+  const perImage = memory.rows.map((r: any) => {
+    const w = warmRow(r.image);
+    const ms = w.stages.total.median;
+    const cost = (durationMs: number, price: number) => 1000 * (Math.ceil(durationMs) / 1000) * (setting / 1024) * price + 1000 * PRICE.perRequest;
+    const scaled = (ms * FULL_VCPU_MB) / setting;
+    return {
+      image: r.image,
+      durationMs: ms,
+      x86_64: r2(cost(ms, PRICE.x86_64) * 1e6) / 1e6,
+      arm64: r2(cost(ms, PRICE.arm64) * 1e6) / 1e6,
+      cpuShareDurationMs: r1(scaled),
+      x86_64CpuShare: r2(cost(scaled, PRICE.x86_64) * 1e6) / 1e6,
+    };
+  });
+  costs = { peakMb: peak, headroom: HEADROOM, settingMb: setting, prices: PRICE, perImage };
+}
+
+// ---- targets --------------------------------------------------------------------------------
+const targets: Record<string, { value: number | null; limit: number; met: boolean; unit: string; note?: string }> = {};
+const target = (name: string, value: number | undefined, limit: number, cmp: "<=" | ">=", unit: string, extra: boolean = true, note?: string) => {
+  if (value === undefined || Number.isNaN(value)) {
+    targets[name] = { value: null, limit, met: false, unit, note: note ?? "not measured" };
+    return;
+  }
+  targets[name] = { value, limit, met: (cmp === "<=" ? value <= limit : value >= limit) && extra, unit, ...(note ? { note } : {}) };
+};
+
+const big = warmRow("jpeg-12mp");
+target("preprocess12MpSpeedupOverNaive", big?.preprocessSpeedup, 3, ">=", "×", big?.top1.agree === true, big ? `same top-1: ${big.top1.agree} (${big.top1.functionLabel})` : undefined);
+const half = warmRow("jpeg-0.5mp");
+target("warmExcludingS3OverModelOnly_0_5MpJpeg", half?.excludingS3OverModelOnly, 2.5, "<=", "×");
+target("coldStartToReadyMs", cold?.toReady.median, 400, "<=", "ms");
+const x86 = layers?.rows.find((r: any) => r.architecture === "x86_64");
+let layerRatio: number | undefined;
+if (x86) {
+  const appOnly = x86.layers.filter((l: any) => l.kind !== "node_modules");
+  const naiveU = x86.naiveNodeModules.uncompressed + appOnly.reduce((n: number, l: any) => n + l.uncompressed, 0);
+  const naiveC = x86.naiveNodeModules.compressed + appOnly.reduce((n: number, l: any) => n + l.compressed, 0);
+  x86.naiveTotal = { uncompressed: naiveU, compressed: naiveC };
+  x86.ratio = { uncompressed: r2((100 * x86.total.uncompressed) / naiveU), compressed: r2((100 * x86.total.compressed) / naiveC) };
+  layerRatio = Math.max(x86.ratio.uncompressed, x86.ratio.compressed);
+}
+for (const row of layers?.rows ?? []) {
+  if (row.ratio) continue;
+  const appOnly = row.layers.filter((l: any) => l.kind !== "node_modules");
+  const naiveU = row.naiveNodeModules.uncompressed + appOnly.reduce((n: number, l: any) => n + l.uncompressed, 0);
+  const naiveC = row.naiveNodeModules.compressed + appOnly.reduce((n: number, l: any) => n + l.compressed, 0);
+  row.naiveTotal = { uncompressed: naiveU, compressed: naiveC };
+  row.ratio = { uncompressed: r2((100 * row.total.uncompressed) / naiveU), compressed: r2((100 * row.total.compressed) / naiveC) };
+}
+target("appLayersPercentOfNaive_x86_64", layerRatio, 25, "<=", "%", true, "the larger of the compressed and uncompressed ratios");
+const step = (name: string) => deploy?.steps.find((s: any) => s.step === name);
+target("handlerOnlyRebuildUploadBytes", step("handler-only change")?.uploadedBytes, 1_000_000, "<=", "bytes");
+target("noChangeRebuildUploadBytes", step("no change after it")?.uploadedBytes ?? step("no change")?.uploadedBytes, 0, "<=", "bytes");
+target("throughputConcurrency2OverConcurrency1", throughput?.speedup, 1.7, ">=", "×");
+
+const results = { machine, warm, cold, threads, memory: memory ? { ...memory, lambda: costs } : undefined, throughput, deploy, layers, targets, failures: Object.fromEntries(["warm", "cold", "threads", "memory", "throughput", "deploy", "layers"].map((p) => [p, failed(p)]).filter(([, v]) => v)) };
+writeFileSync(join(ROOT, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
+
+// ---- BENCHMARKS.md ---------------------------------------------------------------------------
+const md: string[] = [];
+const table = (head: string[], rows: (string | number)[][]) => {
+  md.push(`| ${head.join(" | ")} |`, `| ${head.map((h, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`);
+  for (const r of rows) md.push(`| ${r.join(" | ")} |`);
+  md.push("");
+};
+const ms = (s: { median: number; p95: number }) => `${s.median} / ${s.p95}`;
+const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+const cmd = (part: string) => `Command: \`npm run bench\` (this part alone: \`npm run build && node bench/run.mjs ${part}\`; source \`bench/src/${part}.ts\`).`;
+const missing = (part: string) => {
+  const err = failed(part);
+  md.push(err ? `**Not measured in this run**: the part failed: \`${err.split("\n")[0].slice(0, 300)}\`` : "**Not measured in this run.**", "");
+};
+
+md.push(
+  "# Benchmarks",
+  "",
+  "Generated by `npm run bench` (bench/run.mjs); every figure is in [bench/results.json](bench/results.json). Ratios are measured side by side in the same run. The suite has no timing assertions; this file is the record.",
+  "",
+  "## Machine",
+  "",
+);
+table(["", ""], [
+  ["CPU", `${machine.cpu}`],
+  ["Cores", machine.cores],
+  ["Memory", `${machine.memoryGb} GB`],
+  ["Node.js", machine.node],
+  ["Platform", machine.platform],
+  ["Date", machine.date],
+  ["Commit", machine.commit],
+  ["Load average (1 min) at start / end", `${machine.loadAverageAtStart ?? "?"} / ${machine.loadAverageAtEnd}`],
+]);
+
+md.push("## Targets", "");
+const fmt = (t: { value: number | null; unit: string }) => (t.value === null ? "—" : t.unit === "bytes" ? `${t.value.toLocaleString("en-US")} bytes` : `${t.value} ${t.unit}`);
+const names: Record<string, string> = {
+  preprocess12MpSpeedupOverNaive: "12 MP JPEG preprocessing vs naive (same top-1)",
+  warmExcludingS3OverModelOnly_0_5MpJpeg: "Warm function time excl. S3 ÷ model-only inference, 0.5 MP JPEG",
+  coldStartToReadyMs: "Cold start to ready (median of fresh processes)",
+  appLayersPercentOfNaive_x86_64: "App layers as % of a naive install, x86_64",
+  handlerOnlyRebuildUploadBytes: "Handler-only rebuild: bytes uploaded",
+  noChangeRebuildUploadBytes: "No-change rebuild: bytes uploaded",
+  throughputConcurrency2OverConcurrency1: "Local pipeline throughput, concurrency 2 ÷ 1",
+};
+const limits: Record<string, string> = {
+  preprocess12MpSpeedupOverNaive: "≥ 3×",
+  warmExcludingS3OverModelOnly_0_5MpJpeg: "≤ 2.5×",
+  coldStartToReadyMs: "≤ 400 ms",
+  appLayersPercentOfNaive_x86_64: "≤ 25 %",
+  handlerOnlyRebuildUploadBytes: "≤ 1,000,000 bytes",
+  noChangeRebuildUploadBytes: "0 bytes",
+  throughputConcurrency2OverConcurrency1: "≥ 1.7×",
+};
+table(["Target", "Value", "Limit", "Met"], Object.entries(targets).map(([k, t]) => [names[k] ?? k, fmt(t), limits[k] ?? String(t.limit), t.met ? "yes" : t.value === null ? "not measured" : "**no**"]));
+
+md.push("## 1. Per-image function cost, warm", "");
+if (warm) {
+  md.push(
+    `The staged function (the bundle that ships, \`bench/.work/task/index.mjs\`, with ${warm.threads} ONNX Runtime intra-op thread) imported in one process and invoked with S3's event shape against s3rver on loopback; stage timings are the ones the handler logs. ${warm.runs} measured runs per image after ${warm.warmup} warm-up runs; each run is one function invocation, then one naive-pipeline preprocessing, then one model-only inference, interleaved. Milliseconds, median / p95. "excl. S3" = total − download − upload.`,
+    "",
+    cmd("warm"),
+    "",
+  );
+  table(
+    ["Image", "Bytes", "Download", "Decode+preprocess", "Inference", "Upload", "Total", "Total excl. S3"],
+    warm.images.map((i: any) => [`${i.description}`, i.bytes.toLocaleString("en-US"), ms(i.stages.download), ms(i.stages.preprocess), ms(i.stages.inference), ms(i.stages.upload), ms(i.stages.total), ms(i.stages.excludingS3)]),
+  );
+  md.push("Beside it, in the same loop: the naive reference pipeline (read metadata, full decode, resize the decoded pixels, crop, JS normalisation loop: `bench/src/naive.ts`) the model alone (`session.run` on a fixed tensor), and, as a floor, sharp decoding the whole image to raw pixels with no other step.", "");
+  table(
+    ["Image", "Preprocess (function)", "Preprocess (naive)", "Speedup", "Full decode alone", "Model-only inference", "Excl. S3 ÷ model-only", "Top-1 function", "Top-1 naive", "Agree"],
+    warm.images.map((i: any) => [i.image, ms(i.stages.preprocess), ms(i.naivePreprocess), `${i.preprocessSpeedup}×`, ms(i.fullDecodeOnly), ms(i.modelOnly), `${i.excludingS3OverModelOnly}×`, `${i.top1.function} ${i.top1.functionLabel}`, `${i.top1.naive} ${i.top1.naiveLabel}`, i.top1.agree ? "yes" : "**no**"]),
+  );
+  md.push(`Top-1 agreement on the committed samples as shipped: ${warm.agreementSamples.map((s: any) => `${s.image}: ${s.top1.functionLabel} / ${s.top1.naiveLabel} (${s.top1.agree ? "agree" : "differ"})`).join("; ")}.`, "");
+} else missing("warm");
+
+md.push("## 2. Cold start", "");
+if (cold) {
+  md.push(
+    `Fresh \`node\` processes (${cold.runs} of each kind, alternating). Times are from the process's time origin (so Node's own bootstrap is included) to: **ready** = the staged \`index.mjs\` imported, which at init loads sharp, onnxruntime-node, the bundled AWS SDK and creates the model session; **first result** = ready + the first event (S3 get of ${cold.image}, classify, S3 put against s3rver). Milliseconds, median / p95.`,
+    "",
+    cmd("cold"),
+    "",
+  );
+  table(["Measure", "ms (median / p95)"], [
+    ["Fresh process → ready", ms(cold.toReady)],
+    ["Fresh process → first result", ms(cold.toFirstResult)],
+    ["First event alone (cold handler path)", ms(cold.firstEvent)],
+  ]);
+  md.push("What loads, step by step in a separate fresh process each time (the bundle is imported with `IMGFN_PRELOAD=0`, then the session is created):", "");
+  const b = cold.breakdown;
+  table(["Step", "ms (median / p95)"], [
+    ["Node.js bootstrap (process start → first line)", ms(b.nodeBootstrap)],
+    ["import sharp (libvips)", ms(b.sharp)],
+    ["import onnxruntime-node", ms(b.onnxruntime)],
+    [`function bundle: AWS SDK S3 client + handler (${mb(cold.bundleBytes)})`, ms(b.functionBundle)],
+    ["model: read manifest + labels, create the session", ms(b.modelSession)],
+    ["= ready", ms(b.ready)],
+  ]);
+} else missing("cold");
+
+md.push("## 3. Threads", "");
+if (threads) {
+  md.push(
+    `ONNX Runtime intra-op threads on the ${threads.image} image. The model alone (one process, both sessions interleaved, ${threads.runs * 2} runs each): 1 thread ${ms(threads.modelOnly.threads1)} ms, 2 threads ${ms(threads.modelOnly.threads2)} ms (median / p95). Whole classifications (decode + preprocess + inference), ${threads.runs} per worker, workers started together:`,
+    "",
+    cmd("threads"),
+    "",
+  );
+  table(["Workers", "Threads", "Per image, ms (median / p95)", "Inference, ms (median / p95)", "Images/s (all workers)"], threads.matrix.map((m: any) => [m.workers, m.threads, ms(m.perImage), ms(m.inference), m.imagesPerSecond]));
+  md.push(`**Choice: ${threads.choice} intra-op thread** (\`IMGFN_THREADS\` default in handler/settings.ts). ${threads.reason}. A Lambda environment runs one event at a time and gets less than one vCPU below ${FULL_VCPU_MB} MB, and the local emulator runs its workers side by side, so the second thread has no idle core to use.`, "");
+} else missing("threads");
+
+md.push("## 4. Image size", "");
+if (layers) {
+  md.push(
+    "The function's app layers as the daemonless builder makes them (node_modules for linux/<arch> pruned to the externals' closure, the model, the handler), against a naive `npm ci --omit=dev --os=linux --cpu=<arch>` of the same dependencies in one unpruned layer plus the same model and handler layers. Compressed = gzip as pushed.",
+    "",
+    cmd("layers"),
+    "",
+  );
+  table(
+    ["Architecture", "node_modules", "model", "handler", "App layers total", "Naive install total", "App ÷ naive"],
+    layers.rows.map((r: any) => {
+      const l = (k: string) => r.layers.find((x: any) => x.kind === k);
+      const both = (x: any) => `${mb(x.uncompressed)} (${mb(x.compressed)} gz)`;
+      return [r.architecture, both(l("node_modules")), both(l("model")), both(l("handler")), both(r.total), both(r.naiveTotal), `${r.ratio.uncompressed} % (${r.ratio.compressed} % gz)`];
+    }),
+  );
+} else missing("layers");
+
+md.push("## 5. Deploy iteration", "");
+if (deploy) {
+  md.push(
+    `The ${deploy.builder} builder pushing ${deploy.architecture} to Debian's docker-registry on loopback, in order: an empty blob store and repository, no change, a one-line change to the handler bundle, no change again. Base image: ${deploy.base}; with the real base from public.ecr.aws the cold build would also upload its layers once.`,
+    "",
+    cmd("deploy"),
+    "",
+  );
+  table(["Build", "Bytes uploaded", "Layers uploaded", "Wall time"], deploy.steps.map((s: any) => [s.step, s.uploadedBytes.toLocaleString("en-US"), s.layersUploaded.join(", ") || "none", `${s.seconds} s`]));
+} else missing("deploy");
+
+md.push("## 6. Local pipeline throughput", "");
+if (throughput) {
+  md.push(
+    `A burst of ${throughput.runs[0].images} uploads of the ${throughput.image} image through the embedded stack (s3rver + trigger rules + the Lambda emulator's worker processes running the staged function), ${throughput.uploaders} parallel uploaders. Workers are started before the burst (cold start is item 2). Latency = upload start → end of the invocation that wrote the result.`,
+    "",
+    cmd("throughput"),
+    "",
+  );
+  table(
+    ["Concurrency", "Images/s", "Latency p50", "Latency p95", "Uploads took", "CPU per image: stack process", "CPU per image: workers"],
+    throughput.runs.map((r: any) => [r.concurrency, r.imagesPerSecond, `${r.latency.median} ms`, `${r.latency.p95} ms`, `${r.uploadSeconds} s`, `${r.cpuMsPerImage.stackProcess} ms`, `${r.cpuMsPerImage.workers} ms`]),
+  );
+  md.push(
+    `Concurrency 2 ÷ 1: **${throughput.speedup}×**. The stack process (s3rver, the trigger rules, the emulator and the uploaders, all in one Node process) needs CPU for every image too, so on ${throughput.cores} cores the pipeline cannot exceed ${throughput.cores} × 1000 ms ÷ (CPU per image, stack + worker, at concurrency 2) = **${throughput.cpuBoundImagesPerSecond} images/s**.`,
+    "",
+  );
+} else missing("throughput");
+
+md.push("## 7. Memory and cost", "");
+if (memory && costs) {
+  md.push(
+    `Peak RSS (VmHWM) of a fresh worker after init and after ${memory.invocationsPerProcess} warm invocations of one image size (the largest of ${memory.processesPerImage} processes) — what Lambda reports as Max Memory Used.`,
+    "",
+    cmd("memory"),
+    "",
+  );
+  table(["Image", "Size", "RSS after init", "Peak RSS"], memory.rows.map((r: any) => [r.image, r.size, `${r.afterInitMb} MB`, `${r.peakMb} MB`]));
+  md.push(
+    `Smallest Lambda memory setting that fits the largest peak (${costs.peakMb} MB) with ${Math.round((HEADROOM - 1) * 100)} % headroom, rounded up to 64 MB: **${costs.settingMb} MB**.`,
+    "",
+    `Price assumption (us-east-1 on-demand list prices): $${PRICE.x86_64} per GB-s on x86_64, $${PRICE.arm64} per GB-s on arm64, $0.20 per 1M requests; billed duration rounded up to 1 ms; no free tier. Duration = the warm total per image from item 1 (including S3 transfer on loopback; real S3 adds tens of ms). Lambda gives ${costs.settingMb} MB about ${r2(costs.settingMb / FULL_VCPU_MB)} vCPU, so a CPU-bound run takes about ${FULL_VCPU_MB}/${costs.settingMb} times longer than on this machine's full core; the last column scales the duration by that factor (the cost per image is then the same as at ${FULL_VCPU_MB} MB, where latency is best).`,
+    "",
+  );
+  table(
+    ["Image", "Measured duration", `$ per 1000, x86_64 @ ${costs.settingMb} MB`, `$ per 1000, arm64 @ ${costs.settingMb} MB`, "Duration scaled to CPU share", "$ per 1000, x86_64, scaled"],
+    costs.perImage.map((c: any) => [c.image, `${c.durationMs} ms`, `$${c.x86_64.toFixed(6)}`, `$${c.arm64.toFixed(6)}`, `${c.cpuShareDurationMs} ms`, `$${c.x86_64CpuShare.toFixed(6)}`]),
+  );
+  md.push("arm64 prices assume the same durations; this machine cannot measure Graviton.", "");
+} else missing("memory");
+
+writeFileSync(join(ROOT, "BENCHMARKS.md"), md.join("\n"));
+process.stderr.write(`  wrote BENCHMARKS.md and bench/results.json\n`);
+for (const [k, t] of Object.entries(targets)) process.stderr.write(`  target ${k}: ${fmt(t)} (limit ${t.limit}) ${t.met ? "met" : "NOT met"}\n`);

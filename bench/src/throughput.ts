@@ -1,0 +1,99 @@
+/**
+ * Item 6: a burst of 200 uploads through the embedded stack (s3rver + trigger rules + Lambda
+ * emulator with worker processes running the staged function) at concurrency 1 and 2.
+ * Latency is upload start → the invocation that wrote the result has finished; throughput is
+ * images / (last result − first upload). Workers are started (cold) before the burst, so the
+ * burst measures the warm pipeline; cold start is item 2.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DEFAULTS, type Config } from "../../src/config.js";
+import { startLocalStack, localS3Client } from "../../src/local/stack.js";
+import { TASK, log, r2, readImages, stats, writePart } from "./common.js";
+
+const BURST = Number(process.env.BENCH_BURST ?? 200);
+const UPLOADERS = 4;
+const images = await readImages();
+const image = images.find((i) => i.id === "jpeg-0.5mp")!;
+const bytes = readFileSync(image.file);
+
+/** CPU time (user + system) of a process so far, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function burst(concurrency: number) {
+  const root = await mkdtemp(join(tmpdir(), "imgfn-bench-stack-"));
+  const config: Config = { ...DEFAULTS, app: "bench", root, concurrency, retries: 0 } as Config;
+  const stack = await startLocalStack({ config, taskRoot: TASK, root });
+  const s3 = localS3Client(stack.s3Endpoint, stack.region);
+  const done = new Map<string, number>();
+  stack.emulator.on("invocation", (rec: any) => {
+    for (const r of rec.result?.results ?? []) if (r.status === "classified") done.set(r.key, performance.now());
+  });
+  const put = (key: string) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: bytes, ContentType: "image/jpeg" }));
+  try {
+    // start every worker (cold) before the burst
+    await Promise.all(Array.from({ length: concurrency * 2 }, (_, i) => put(`uploads/warm-${i}.jpg`)));
+    await stack.idle();
+    const pids = stack.emulator.pids();
+    const workerCpu0 = pids.map(cpuMs);
+    const mainCpu0 = process.cpuUsage();
+    const started = new Map<string, number>();
+    const keys = Array.from({ length: BURST }, (_, i) => `uploads/burst-${String(i).padStart(3, "0")}.jpg`);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: UPLOADERS }, async () => {
+        while (next < keys.length) {
+          const key = keys[next++];
+          started.set(key, performance.now());
+          await put(key);
+        }
+      }),
+    );
+    const uploadedAll = performance.now();
+    await stack.idle();
+    const mainCpu = process.cpuUsage(mainCpu0);
+    const workerCpu = pids.map(cpuMs).reduce((n, v, i) => n + v - workerCpu0[i], 0);
+    const missing = keys.filter((k) => !done.has(k));
+    if (missing.length) throw new Error(`${missing.length} results missing (e.g. ${missing[0]})`);
+    const first = Math.min(...started.values());
+    const last = Math.max(...keys.map((k) => done.get(k)!));
+    const latency = keys.map((k) => done.get(k)! - started.get(k)!);
+    const result = {
+      concurrency,
+      images: BURST,
+      imagesPerSecond: r2(BURST / ((last - first) / 1000)),
+      uploadSeconds: r2((uploadedAll - first) / 1000),
+      latency: stats(latency),
+      workers: stack.emulator.pids().length,
+      // where the CPU went: this process (s3rver, trigger rules, emulator, uploaders) vs the workers
+      cpuMsPerImage: { stackProcess: r2((mainCpu.user + mainCpu.system) / 1000 / BURST), workers: r2(workerCpu / BURST) },
+    };
+    log(`throughput c=${concurrency}: ${result.imagesPerSecond} images/s, latency p50 ${result.latency.median} ms p95 ${result.latency.p95} ms`);
+    return result;
+  } finally {
+    s3.destroy();
+    await stack.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const c1 = await burst(1);
+const c2 = await burst(2);
+// With 2 cores, the stack process and the workers share the CPU: the best possible rate is
+// cores / (CPU per image), whatever the concurrency.
+const cpuPerImage = c2.cpuMsPerImage.stackProcess + c2.cpuMsPerImage.workers;
+await writePart("throughput", {
+  image: image.id,
+  uploaders: UPLOADERS,
+  runs: [c1, c2],
+  speedup: r2(c2.imagesPerSecond / c1.imagesPerSecond),
+  cores: cpus().length,
+  cpuBoundImagesPerSecond: r2((cpus().length * 1000) / cpuPerImage),
+});
+process.exit(0);
