@@ -173,7 +173,6 @@ class Environment {
       if (msg?.type === "log") this.log(msg.message);
       else this.onMessage?.(msg);
     });
-    emu.emit("spawn", this.proc.pid);
   }
 
   log(message: string): void {
@@ -253,6 +252,9 @@ export class LambdaEmulator extends EventEmitter {
       AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
       AWS_REGION: o.region,
       AWS_DEFAULT_REGION: o.region,
+      // The image runs Node 22 (no such warning there); on an older host Node the SDK's
+      // end-of-support warning would otherwise fill every cold start's log.
+      ...(Number(process.versions.node.split(".")[0]) < 22 ? { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } : {}),
       ...o.environment,
     };
   }
@@ -324,6 +326,7 @@ export class LambdaEmulator extends EventEmitter {
     const env = new Environment(this, this.options.workerScript);
     env.log(`INIT_START Runtime Version: nodejs:${process.versions.node.split(".")[0]}.imgfn-local\tRuntime Version ARN: none (imgfn local emulator)\n`);
     this.environments.add(env);
+    this.emit("spawn", env.proc.pid);
     return env;
   }
 

@@ -123,3 +123,37 @@ export async function uploadAndWait(
     throw err;
   }
 }
+
+export interface UploadItem {
+  file: string;
+  key: string;
+  /** Overrides opts.wait for this file (e.g. a key no trigger rule matches). */
+  wait?: boolean;
+}
+
+/**
+ * Uploads many files with at most `concurrency` in flight (each waiting for its own result), in
+ * input order in the returned array. `onDone` is called as each finishes (progress).
+ */
+export async function uploadAll(
+  s3: S3Client,
+  config: Pick<Config, "inputPrefix" | "outputPrefix" | "suffixes">,
+  bucket: string,
+  items: UploadItem[],
+  opts: WaitOptions & { wait?: boolean; concurrency?: number; onDone?: (outcome: UploadOutcome, done: number) => void } = {},
+): Promise<UploadOutcome[]> {
+  const outcomes: UploadOutcome[] = new Array(items.length);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      opts.signal?.throwIfAborted();
+      const i = next++;
+      const { file, key, wait } = items[i];
+      outcomes[i] = await uploadAndWait(s3, config, bucket, file, key, { ...opts, wait: wait ?? opts.wait });
+      opts.onDone?.(outcomes[i], ++done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, items.length)) }, worker));
+  return outcomes;
+}

@@ -1,0 +1,134 @@
+import { mkdir } from "node:fs/promises";
+import { loadConfig, type Config, type ConfigInput } from "../config.js";
+import { UserError } from "../errors.js";
+import { INVOKE_PATH } from "../local/rie.js";
+import { startLocalStack, type LocalStack } from "../local/stack.js";
+import { type DevState, devStatePath, localDir, readDevState, removeDevState, writeDevState } from "../local/state.js";
+import { renderLogEvent } from "../ui/logs.js";
+import type { Context } from "./command.js";
+import { defineCommand } from "./command.js";
+import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { parsePositive } from "./predict.js";
+
+export function parsePort(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number from 0 (any free port) to 65535, got "${value}"`);
+  return n;
+}
+
+function parseDelays(value: string): number[] {
+  const parts = value.split(",").map((s) => Number(s.trim()));
+  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) throw new Error(`--retry-delays must be milliseconds like 60000,120000 (got "${value}")`);
+  return parts;
+}
+
+/** Config + model (with progress) + staged function + running stack: what dev and demo share. */
+export async function startStackForCommand(
+  ctx: Context,
+  opts: Record<string, any>,
+  root: string,
+  extra: { overrides?: ConfigInput; s3Port?: number; invokePort?: number; retryDelays?: number[] } = {},
+): Promise<{ config: Config; stack: LocalStack }> {
+  const config = loadConfig(ctx.cwd, { region: ctx.globals.region, concurrency: opts.concurrency, ...extra.overrides }, ctx.globals.config);
+  const spec = await ctx.out.step("Loading model", async (s) => {
+    const m = await loadModelFromOptions(ctx, opts, s, { model: config.model, labels: config.labels });
+    s.done(`${m.manifest.id} (weights from ${m.weights.source})`);
+    return m;
+  });
+  ctx.signal.throwIfAborted();
+  const stack = await ctx.out.step("Starting local S3 and the Lambda emulator", async (s) => {
+    const st = await startLocalStack({ config, spec, root, s3Port: extra.s3Port, invokePort: extra.invokePort, retryDelays: extra.retryDelays });
+    s.done(`${st.functionName}, ${config.memory} MB, ${config.timeout} s timeout, ${config.concurrency} worker${config.concurrency > 1 ? "s" : ""}`);
+    return st;
+  });
+  return { config, stack };
+}
+
+export const devCommand = defineCommand({
+  name: "dev",
+  description: "Run the whole pipeline locally (S3 + trigger + function) and stream its logs",
+  options: (cmd) => {
+    cmd.option("--s3-port <port>", "port for the local S3 endpoint (0: any free port)", (v) => parsePort(v, "--s3-port"), 0);
+    cmd.option("--invoke-port <port>", "port for the Lambda invoke URL (0: any free port)", (v) => parsePort(v, "--invoke-port"), 0);
+    cmd.option("--concurrency <n>", "function workers (default: config concurrency, 2)", (v) => parsePositive(v, "--concurrency"));
+    cmd.option("--retry-delays <ms,ms>", "delays before the retries of a failed event (Lambda: 60000,120000)", parseDelays);
+    modelOptions(cmd);
+  },
+  async run(ctx, opts) {
+    const running = readDevState(ctx.cwd);
+    if (running) {
+      throw new UserError(`imgfn dev is already running for this project (pid ${running.pid}, S3 at ${running.s3Endpoint})`, {
+        hint: `use it from here with "imgfn upload --local <files>", or stop it (Ctrl-C in its terminal, or kill ${running.pid})`,
+      });
+    }
+    const root = localDir(ctx.cwd);
+    await mkdir(root, { recursive: true });
+    const { config, stack } = await startStackForCommand(ctx, opts, root, { s3Port: opts.s3Port, invokePort: opts.invokePort, retryDelays: opts.retryDelays });
+    const state: DevState = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      s3Endpoint: stack.s3Endpoint,
+      invokeEndpoint: stack.invokeEndpoint,
+      bucket: stack.bucket,
+      region: stack.region,
+      functionName: stack.functionName,
+      inputPrefix: config.inputPrefix,
+      outputPrefix: config.outputPrefix,
+      suffixes: config.suffixes,
+      logsDir: stack.logsDir,
+      workerPids: [],
+    };
+    // If this process dies without the clean-up below, the workers go with it (they exit when
+    // their IPC channel closes) and the stale dev.json is ignored (its pid is dead).
+    const onExit = () => removeDevState(ctx.cwd);
+    process.once("exit", onExit);
+    const save = () => {
+      state.workerPids = stack.emulator.pids();
+      writeDevState(ctx.cwd, state);
+    };
+    const { out } = ctx;
+    const c = out.c;
+    const unsubscribe = stack.logs.subscribe((event) => {
+      if (out.json) out.stdout.write(JSON.stringify(event) + "\n");
+      else out.print(renderLogEvent(event, c));
+    });
+    try {
+      save();
+      stack.emulator.on("spawn", save);
+      stack.emulator.on("exit", save);
+      stack.emulator.on("retry", (r: any) => out.warn(`request ${r.requestId} failed (${r.error.errorType}: ${r.error.errorMessage}); retry ${r.attempt} in ${Math.round(r.delay / 1000)} s`));
+      stack.emulator.on("failed", (f: any) => {
+        const key = f.event?.Records?.[0]?.s3?.object?.key;
+        out.error(`event${key ? ` for ${key}` : ""} failed after ${f.attempts} attempt${f.attempts > 1 ? "s" : ""}: ${f.error.errorType}: ${f.error.errorMessage}`);
+      });
+      if (out.json) {
+        out.stdout.write(JSON.stringify({ status: "running", ...state, stateFile: devStatePath(ctx.cwd) }) + "\n");
+      } else {
+        const upload = `${config.inputPrefix}cat.jpg`;
+        out.print("");
+        out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key S3RVER / secret S3RVER)`);
+        out.print(`  ${c.bold("trigger")}        s3://${stack.bucket}/${config.inputPrefix}*{${config.suffixes.join(",")}} → ${stack.functionName} → s3://${stack.bucket}/${config.outputPrefix}`);
+        out.print(`  ${c.bold("invoke URL")}     ${stack.invokeEndpoint}${INVOKE_PATH}`);
+        out.print(`  ${c.bold("logs")}           ${stack.logsDir}`);
+        out.print("");
+        out.print(`  try:  imgfn upload --local samples/cat.jpg`);
+        out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
+        out.print(`        imgfn invoke --local --key ${upload}`);
+        out.print("");
+        out.info(c.dim("streaming function logs; Ctrl-C stops everything"));
+      }
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      out.info("stopping the local stack…");
+    } finally {
+      unsubscribe();
+      stack.emulator.removeAllListeners("spawn").removeAllListeners("exit");
+      await stack.close();
+      removeDevState(ctx.cwd);
+      process.off("exit", onExit);
+    }
+    out.info("stopped; no local processes left running");
+  },
+});
