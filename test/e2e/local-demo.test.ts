@@ -1,0 +1,45 @@
+// `imgfn demo`, the README's main command, as a user runs it: real stack, real model, then nothing
+// left running, whether it succeeded or not.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { imgfn, isGone } from "./helpers.js";
+
+let cwd: string;
+beforeAll(async () => {
+  cwd = await mkdtemp(join(tmpdir(), "imgfn-e2e-demo-"));
+});
+afterAll(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+describe("imgfn demo", () => {
+  it("classifies the sample cat with the cold start shown, then a warm image, and exits 0", async () => {
+    const res = await imgfn(["demo"], cwd);
+    expect(res.exitCode, res.stderr).toBe(0);
+    const catRow = res.stdout.split("\n").find((l) => l.trim().startsWith("cat.jpg"));
+    expect(catRow).toMatch(/cat \(\d+\.\d%\)\s+cold\s+\d+(\.\d+)? m?s/);
+    expect(res.stdout).toMatch(/espresso\.jpg\s+espresso \(\d+\.\d%\)\s+warm/);
+    expect(res.stdout).toMatch(/cold start: [\d.]+ m?s init/);
+    expect(res.stderr).toContain("Stopping the local stack: no processes left running");
+  });
+
+  it("leaves no worker behind and exits 1 when an image does not classify", async () => {
+    const broken = join(cwd, "broken.jpg");
+    await writeFile(broken, "this is not a JPEG");
+    const res = await imgfn(["demo", "--json", broken], cwd);
+    expect(res.exitCode).toBe(1);
+    const out = JSON.parse(res.stdout);
+    expect(out.results[0]).toMatchObject({ key: "uploads/broken.jpg", status: "error" });
+    expect(out.workerPids.length).toBeGreaterThan(0);
+    expect(out.workerPids.every(isGone)).toBe(true);
+    expect(res.stderr).toContain("1 of 1 image did not classify");
+  });
+
+  it("says which file is missing before starting anything", async () => {
+    const res = await imgfn(["demo", "nope.jpg"], cwd);
+    expect(res.exitCode).toBe(1);
+    expect(res.stderr).toContain("no such file: nope.jpg");
+  });
+});
