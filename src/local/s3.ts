@@ -4,7 +4,12 @@
  * fixed region), so we take only the facts from it and build the event ourselves (events.ts).
  */
 import { S3Client } from "@aws-sdk/client-s3";
-import { mkdir } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { AddressInfo } from "node:net";
 import S3rver from "s3rver";
 import type { ObjectCreated } from "./events.js";
@@ -35,6 +40,7 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
     vhostBuckets: false,
     configureBuckets: opts.buckets.map((name) => ({ name })),
   });
+  makeWritesAtomic((server as any).store);
   server.on("event", (event: any) => {
     for (const record of event?.Records ?? []) {
       const name = String(record.eventName ?? "");
@@ -65,6 +71,42 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
       httpServer.closeAllConnections?.();
       await server.close().catch(() => {});
     },
+  };
+}
+
+/**
+ * s3rver writes an object straight into its final file (and answers the PUT before a buffered
+ * body is even flushed), so a GET racing a PUT reads half an object — a result JSON cut short
+ * under load. S3 never shows a partial object: write to a temporary file beside it, then rename.
+ */
+function makeWritesAtomic(store: any): void {
+  store.putObject = async function putObject(object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: Record<string, string> }) {
+    const objectPath: string = store.getResourcePath(object.bucket, object.key, "object");
+    await mkdir(dirname(objectPath), { recursive: true });
+    const tmp = `${objectPath}.writing-${randomBytes(6).toString("hex")}`;
+    const md5 = createHash("md5");
+    let size = 0;
+    const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : (object.content as NodeJS.ReadableStream);
+    try {
+      await pipeline(
+        source,
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            md5.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        createWriteStream(tmp),
+      );
+      const digest = md5.digest("hex");
+      await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+      await rename(tmp, objectPath);
+      return { size, md5: digest };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   };
 }
 
