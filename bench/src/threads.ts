@@ -44,7 +44,7 @@ async function workers(count: number, threads: number) {
   const inference = results.flatMap((r) => r.inference);
   return { workers: count, threads, perImage: stats(times), inference: stats(inference), imagesPerSecond: r2((count * RUNS) / (wall / 1000)) };
 }
-const matrix = [];
+const matrix: Awaited<ReturnType<typeof workers>>[] = [];
 for (const count of [1, 2]) for (const threads of [1, 2]) matrix.push(await workers(count, threads));
 for (const m of matrix) log(`threads=${m.threads} workers=${m.workers}: ${m.perImage.median} ms/image, ${m.imagesPerSecond} images/s`);
 
