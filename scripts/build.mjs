@@ -2,13 +2,17 @@
 // The function bundle is what goes into the image and what the local emulator runs; the native
 // packages (onnxruntime-node, sharp) stay external and ship as node_modules.
 import { build } from "esbuild";
+import { rm } from "node:fs/promises";
 
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", sourcemap: false, logLevel: "warning", legalComments: "none" };
 // CommonJS dependencies bundled into ESM still call require(); give them one.
 const banner = { js: `import { createRequire as __imgfnCreateRequire } from "node:module"; const require = __imgfnCreateRequire(import.meta.url);` };
 
+// chunk names carry content hashes: drop the previous build's
+await rm("dist/chunks", { recursive: true, force: true });
 await Promise.all([
-  build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/cli.js", packages: "external" }),
+  // splitting: each command's module is its own chunk, imported only when that command runs
+  build({ ...common, entryPoints: ["src/cli.ts"], outdir: "dist", splitting: true, chunkNames: "chunks/[name]-[hash]", packages: "external" }),
   // The local emulator's runtime (one per worker process); runs from dist/ like the CLI.
   build({ ...common, entryPoints: ["src/local/worker.ts"], outfile: "dist/local/worker.js", packages: "external" }),
   build({

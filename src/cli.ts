@@ -40,8 +40,8 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
     .exitOverride();
 
   let debug = false;
-  const register = (parent: Command, spec: CommandSpec) => {
-    const cmd = parent.command(spec.name).description(spec.description);
+  const register = (parent: Command, spec: CommandSpec, usage = spec.name!, summary = spec.description!) => {
+    const cmd = parent.command(usage).description(summary);
     spec.options?.(cmd);
     for (const sub of spec.subcommands ?? []) register(cmd, sub);
     if (spec.run) {
@@ -55,14 +55,36 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
       });
     }
   };
-  for (const spec of commands) register(program, spec);
-
   try {
+    // Only the command being run is loaded; the others are listed for --help by usage and summary.
+    const invoked = invokedCommand(argv === process.argv ? argv.slice(2) : argv);
+    for (const entry of commands) {
+      if (entry.usage.split(" ")[0] === invoked) register(program, await entry.load(), entry.usage, entry.summary);
+      else program.command(entry.usage).description(entry.summary);
+    }
     await program.parseAsync(argv, { from: argv === process.argv ? "node" : "user" });
     return 0;
   } catch (err) {
     return reportError(err, out, debug);
   }
+}
+
+/** Global options that take a value; everything else starting with "-" is a flag. */
+const GLOBAL_VALUE_OPTIONS = new Set(["--region", "--profile", "--endpoint-url", "-c", "--config"]);
+
+/** The command word in argv (skipping global options), or the one after "help". */
+function invokedCommand(args: string[]): string | undefined {
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
+    const arg = args[i];
+    if (arg === "--") break;
+    if (arg.startsWith("-")) {
+      if (GLOBAL_VALUE_OPTIONS.has(arg)) i++;
+      continue;
+    }
+    words.push(arg);
+  }
+  return words[0] === "help" ? words[1] : words[0];
 }
 
 function reportError(err: unknown, out: Output, debug: boolean): number {

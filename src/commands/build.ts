@@ -33,8 +33,6 @@ async function pushAuth(ctx: Context, registry: string): Promise<RegistryAuth | 
 }
 
 export const buildCommand = defineCommand({
-  name: "build",
-  description: "Build the function image (daemonless or with Docker), push it and/or write an OCI layout",
   options: (cmd) => {
     cmd
       .option("--arch <arch>", "x86_64 or arm64 (default: the config's architecture)")

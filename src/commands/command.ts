@@ -22,10 +22,18 @@ export interface Context {
   signal: AbortSignal;
 }
 
-export interface CommandSpec {
+/** A top-level command as listed in commands/index.ts: the module loads only when it runs. */
+export interface LazyCommand {
   /** Name plus arguments in commander syntax, e.g. "predict <files...>". */
-  name: string;
-  description: string;
+  usage: string;
+  summary: string;
+  load: () => Promise<CommandSpec>;
+}
+
+export interface CommandSpec {
+  /** Subcommands only: name plus arguments (top-level commands take theirs from LazyCommand). */
+  name?: string;
+  description?: string;
   /** Adds options (and help text) to the commander command. */
   options?: (cmd: Command) => void;
   /** Receives positional arguments then the command's own options. */

@@ -16,8 +16,6 @@ import { parsePositive } from "./predict.js";
 import { describeOutcome, outcomeJson } from "./upload.js";
 
 export const demoCommand = defineCommand({
-  name: "demo [files...]",
-  description: "One-shot local run: start S3 + the function, upload sample images (or yours), show results and timings, stop",
   options: (cmd) => {
     cmd.option("--timeout <seconds>", "how long to wait for each result", (v) => parsePositive(v, "--timeout"), 120);
     modelOptions(cmd);

@@ -50,8 +50,6 @@ export function configOverrides(opts: Record<string, any>, globals?: { region?: 
 }
 
 export const deployCommand = defineCommand({
-  name: "deploy",
-  description: "Build the image, create or update every AWS resource, and verify with a sample upload",
   options: (cmd) => {
     cmd
       .option("--dry-run", "print what each step would create, change or leave alone; change nothing")

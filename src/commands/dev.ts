@@ -45,8 +45,6 @@ export async function startStackForCommand(
 }
 
 export const devCommand = defineCommand({
-  name: "dev",
-  description: "Run the whole pipeline locally (S3 + trigger + function) and stream its logs",
   options: (cmd) => {
     cmd.option("--s3-port <port>", "port for the local S3 endpoint (0: any free port)", (v) => parsePort(v, "--s3-port"), 0);
     cmd.option("--invoke-port <port>", "port for the Lambda invoke URL (0: any free port)", (v) => parsePort(v, "--invoke-port"), 0);

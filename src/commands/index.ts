@@ -1,29 +1,21 @@
-/** Every command imgfn has, in the order `imgfn --help` lists them. */
-import type { CommandSpec } from "./command.js";
-import { buildCommand } from "./build.js";
-import { demoCommand } from "./demo.js";
-import { deployCommand } from "./deploy.js";
-import { devCommand } from "./dev.js";
-import { initCommand } from "./init.js";
-import { invokeCommand } from "./invoke.js";
-import { logsCommand } from "./logs.js";
-import { modelCommand } from "./model.js";
-import { predictCommand } from "./predict.js";
-import { statusCommand } from "./status.js";
-import { teardownCommand } from "./teardown.js";
-import { uploadCommand } from "./upload.js";
+/**
+ * Every command imgfn has, in the order `imgfn --help` lists them. Only the usage line and
+ * summary live here; a command's module (and the SDKs and native modules it imports) is loaded
+ * only when that command runs, so `imgfn --help` and light commands start fast.
+ */
+import type { LazyCommand } from "./command.js";
 
-export const commands: CommandSpec[] = [
-  initCommand,
-  demoCommand,
-  devCommand,
-  buildCommand,
-  deployCommand,
-  uploadCommand,
-  logsCommand,
-  invokeCommand,
-  statusCommand,
-  teardownCommand,
-  predictCommand,
-  modelCommand,
+export const commands: LazyCommand[] = [
+  { usage: "init", summary: "Write imgfn.config.json (flags set the values; everything else keeps its default)", load: async () => (await import("./init.js")).initCommand },
+  { usage: "demo [files...]", summary: "One-shot local run: start S3 + the function, upload sample images (or yours), show results and timings, stop", load: async () => (await import("./demo.js")).demoCommand },
+  { usage: "dev", summary: "Run the whole pipeline locally (S3 + trigger + function) and stream its logs", load: async () => (await import("./dev.js")).devCommand },
+  { usage: "build", summary: "Build the function image (daemonless or with Docker), push it and/or write an OCI layout", load: async () => (await import("./build.js")).buildCommand },
+  { usage: "deploy", summary: "Build the image, create or update every AWS resource, and verify with a sample upload", load: async () => (await import("./deploy.js")).deployCommand },
+  { usage: "upload <paths...>", summary: "Upload images (files or folders) under the input prefix and wait for each result", load: async () => (await import("./upload.js")).uploadCommand },
+  { usage: "logs", summary: "Show the function's logs: classifications, errors and REPORT lines", load: async () => (await import("./logs.js")).logsCommand },
+  { usage: "invoke", summary: "Invoke the function once with an S3 event (synchronously), as the RIE invoke URL does", load: async () => (await import("./invoke.js")).invokeCommand },
+  { usage: "status", summary: "Show the deployed function, trigger, role, repository, recent invocations and drift from the config", load: async () => (await import("./status.js")).statusCommand },
+  { usage: "teardown", summary: "Remove everything imgfn created for this app (the bucket only with --delete-bucket)", load: async () => (await import("./teardown.js")).teardownCommand },
+  { usage: "predict <files...>", summary: "Classify local image files with the same code the function runs", load: async () => (await import("./predict.js")).predictCommand },
+  { usage: "model", summary: "Inspect and fetch the classification model", load: async () => (await import("./model.js")).modelCommand },
 ];

@@ -6,8 +6,6 @@ import { defineCommand } from "./command.js";
 import { configFlags, configOverrides } from "./deploy.js";
 
 export const initCommand = defineCommand({
-  name: "init",
-  description: `Write ${CONFIG_FILE} (flags set the values; everything else keeps its default)`,
   options: (cmd) => {
     configFlags(cmd);
     cmd.option("-m, --model <path>", "model manifest (.json) or .onnx (default: bundled MobileNetV2)").option("--labels <file>", "labels for a bare .onnx").option("--force", `overwrite an existing ${CONFIG_FILE}`);

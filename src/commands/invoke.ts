@@ -9,8 +9,6 @@ import { requireDevState } from "../local/target.js";
 import { defineCommand } from "./command.js";
 
 export const invokeCommand = defineCommand({
-  name: "invoke",
-  description: "Invoke the function once with an S3 event (synchronously), as the RIE invoke URL does",
   options: (cmd) => {
     cmd.option("--local", "invoke the function of the running `imgfn dev` stack", false);
     cmd.option("--event <file>", "the event JSON to send (e.g. an S3 event saved from CloudWatch)");

@@ -5,8 +5,6 @@ import { renderLogEvent } from "../ui/logs.js";
 import { defineCommand } from "./command.js";
 
 export const logsCommand = defineCommand({
-  name: "logs",
-  description: "Show the function's logs: classifications, errors and REPORT lines",
   options: (cmd) => {
     cmd.option("--local", "read the local stack's logs (.imgfn/local/logs) instead of CloudWatch", false);
     cmd.option("-f, --follow", "keep printing new events until Ctrl-C", false);

@@ -65,7 +65,5 @@ const infoCommand = defineCommand({
 });
 
 export const modelCommand = defineCommand({
-  name: "model",
-  description: "Inspect and fetch the classification model",
   subcommands: [fetchCommand, infoCommand],
 });

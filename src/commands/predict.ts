@@ -15,8 +15,6 @@ interface FileResult {
 }
 
 export const predictCommand = defineCommand({
-  name: "predict <files...>",
-  description: "Classify local image files with the same code the function runs",
   options: (cmd) => {
     cmd.option("-t, --top <n>", "how many predictions to show per file", (v) => parsePositive(v, "--top"), 5);
     cmd.option("--threads <n>", "ONNX Runtime intra-op threads", (v) => parsePositive(v, "--threads"), 1);

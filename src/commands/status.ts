@@ -6,8 +6,6 @@ import { formatMs, table } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 
 export const statusCommand = defineCommand({
-  name: "status",
-  description: "Show the deployed function, trigger, role, repository, recent invocations and drift from the config",
   options: (cmd) => {
     cmd.option("--since <hours>", "summarise invocations of the last N hours", "24");
   },

@@ -7,8 +7,6 @@ import { table } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 
 export const teardownCommand = defineCommand({
-  name: "teardown",
-  description: "Remove everything imgfn created for this app (the bucket only with --delete-bucket)",
   options: (cmd) => {
     cmd
       .option("--keep-logs", "keep the function's log group")

@@ -10,8 +10,6 @@ import { defineCommand } from "./command.js";
 import { parsePositive } from "./predict.js";
 
 export const uploadCommand = defineCommand({
-  name: "upload <paths...>",
-  description: "Upload images (files or folders) under the input prefix and wait for each result",
   options: (cmd) => {
     cmd.option("--local", "use the local stack started by `imgfn dev` instead of AWS", false);
     cmd.option("--prefix <prefix>", "key prefix to upload under (default: the configured input prefix)");

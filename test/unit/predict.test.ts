@@ -70,7 +70,10 @@ describe("imgfn predict", () => {
   it("--help lists every command with a one-line description", async () => {
     const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/predict \[options\] <files\.\.\.>\s+Classify local image files/);
+    expect(r.stdout).toMatch(/predict <files\.\.\.>\s+Classify local image files/);
+    expect(r.stdout).toMatch(/deploy\s+Build the image/);
+    const sub = await runCli(["predict", "--help"]);
+    expect(sub.stdout).toMatch(/--top <n>/);
     expect(r.stdout).toMatch(/model\s+Inspect and fetch/);
   });
 });
