@@ -19,7 +19,7 @@ await Promise.all([
     ...common,
     entryPoints: ["handler/index.ts"],
     outfile: "dist/function/index.mjs",
-    external: ["onnxruntime-node", "sharp"],
+    external: ["onnxruntime-node", "sharp"], // = FUNCTION_EXTERNALS in src/image/stage.ts
     banner,
     minifySyntax: true,
     minifyWhitespace: true,

@@ -19,8 +19,7 @@ import { cacheDir, packageRoot } from "../paths.js";
 import type { LayerEntry } from "./layer.js";
 import { nodeArch } from "./reference.js";
 
-/** The packages the function bundle leaves external (scripts/build.mjs); they ship as node_modules. */
-export const FUNCTION_EXTERNALS = ["onnxruntime-node", "sharp"];
+import { FUNCTION_EXTERNALS } from "./stage.js";
 
 /** Dependencies only a package's install script uses, never its runtime. */
 const INSTALL_ONLY: Record<string, string[]> = {

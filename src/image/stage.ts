@@ -3,9 +3,10 @@
  * model manifest, labels and weights. The image builders and the local emulator both start here,
  * so the emulator runs the very code that ships.
  */
-import { constants } from "node:fs";
+import { constants, existsSync, readFileSync } from "node:fs";
 import { copyFile, link, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type { ModelSpec } from "../model/spec.js";
 import { packageRoot } from "../paths.js";
 
@@ -15,6 +16,20 @@ export interface StagedFunction {
   handler: string;
   /** Paths relative to dir → absolute source paths, for the image layers. */
   files: { handler: string[]; model: string[] };
+}
+
+/** Packages the function bundle leaves external: they ship as node_modules (native code). */
+export const FUNCTION_EXTERNALS = ["onnxruntime-node", "sharp"] as const;
+
+/** The folder of an installed package, as Node resolves it from imgfn's own location. */
+export function installedPackageDir(name: string): string {
+  let dir = dirname(createRequire(join(packageRoot(), "package.json")).resolve(name));
+  while (!existsSync(join(dir, "package.json")) || JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name !== name) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the installed package ${name}`);
+    dir = parent;
+  }
+  return dir;
 }
 
 /** The compiled handler bundle (built by `npm run build`). */
@@ -46,7 +61,13 @@ export async function stageFunction(spec: ModelSpec, dir: string, opts: { linkNo
   await writeFile(join(dir, "model", "labels.json"), JSON.stringify(spec.labels) + "\n");
   await placeFile(spec.weights.path, join(dir, "model", manifest.file));
   if (opts.linkNodeModules) {
-    await symlink(join(packageRoot(), "node_modules"), join(dir, "node_modules"), "dir");
+    // One link per native package, to wherever npm put it (imgfn's own node_modules, or a
+    // parent's when imgfn is installed as a dependency and npm hoisted them); their own
+    // dependencies resolve from the real path.
+    await mkdir(join(dir, "node_modules"));
+    for (const name of FUNCTION_EXTERNALS) {
+      await symlink(installedPackageDir(name), join(dir, "node_modules", name), "dir");
+    }
   }
   return {
     dir,
