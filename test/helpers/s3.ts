@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import { startLocalS3 } from "../../src/local/s3.js";
 
 export interface TestS3 {
   endpoint: string;
@@ -19,9 +19,9 @@ export interface TestS3 {
 
 export async function startS3(bucket = "test-bucket"): Promise<TestS3> {
   const dir = await mkdtemp(join(tmpdir(), "imgfn-s3-"));
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }] });
-  const { port } = (await server.run()) as { port: number };
-  const endpoint = `http://127.0.0.1:${port}`;
+  // the local stack's s3rver (writes made atomic, as S3's are); no trigger wired here
+  const server = await startLocalS3({ directory: dir, buckets: [bucket], onObjectCreated: () => {} });
+  const endpoint = server.endpoint;
   const client = new S3Client({
     endpoint,
     region: "us-east-1",
