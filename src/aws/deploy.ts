@@ -177,7 +177,9 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
         architecture: config.architecture,
         memory: config.memory,
         timeout: config.timeout,
-        environment: functionEnvironment(config),
+        // behind --endpoint-url (LocalStack and the like) the function's own S3 client must use
+        // path-style addresses too; on AWS virtual-hosted style stays the default
+        environment: { ...functionEnvironment(config), ...(ctx.globals.endpointUrl ? { IMGFN_S3_FORCE_PATH_STYLE: "1" } : {}) },
         tags: names.tags,
         reservedConcurrency: config.reservedConcurrency,
         retries: config.retries,

@@ -13,7 +13,7 @@ import { BUCKET, FOREIGN_RULE, FakeBuilder, type Mocks, deployedAccount, freshAc
 let m: Mocks;
 let builder: FakeBuilder;
 let restoreRuntime: () => void;
-const env = { IMGFN_MODEL_MIRROR: "/work/shared/models", XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), "imgfn-cache-")) };
+const env = { IMGFN_MODEL_MIRROR: process.env.IMGFN_MODEL_MIRROR ?? "", XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), "imgfn-cache-")) };
 
 beforeEach(() => {
   m = mockAws();
@@ -98,6 +98,17 @@ describe("imgfn deploy", () => {
     // the order a user sees in the step lines
     const order = r.stderr.split("\n").filter((l) => l.startsWith("✔")).map((l) => l.slice(2).split(":")[0]);
     expect(order).toEqual(["Account and region", "Bucket", "Image repository", "Image", "Role", "Log group", "Function", "Invoke permission", "Trigger", "Verify"]);
+  });
+
+  it("behind --endpoint-url the function's own S3 client is told to use path-style addresses", async () => {
+    freshAccount(m);
+    const r = await runCli(["deploy", "--no-verify", "--endpoint-url", "http://localhost:4566"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    const vars = m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Environment!.Variables!;
+    expect(vars).toMatchObject({ IMGFN_S3_FORCE_PATH_STYLE: "1", IMGFN_INPUT_PREFIX: "uploads/", IMGFN_OUTPUT_PREFIX: "results/" });
+    freshAccount(m);
+    await runCli(["deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Environment!.Variables!.IMGFN_S3_FORCE_PATH_STYLE).toBeUndefined();
   });
 
   it("pushes to the --registry host while the function still names ECR's repository", async () => {
