@@ -51,7 +51,7 @@ export interface WaitOptions {
   /** Give up after this many ms (default 60 s). */
   timeout?: number;
   signal?: AbortSignal;
-  /** First poll delay; doubles up to 1 s. */
+  /** First poll delay; grows by half each poll up to 500 ms. */
   initialDelay?: number;
 }
 
@@ -61,7 +61,7 @@ export async function uploadFile(s3: S3Client, bucket: string, key: string, file
 }
 
 /**
- * Polls for the result object with backoff (50 ms doubling to 1 s). A result older than
+ * Polls for the result object with backoff (50 ms growing by half to 500 ms). A result older than
  * `notBefore` (left over from an earlier upload of the same key) is ignored.
  */
 export async function waitForResult(s3: S3Client, bucket: string, resultKey: string, notBefore: number, opts: WaitOptions = {}): Promise<ResultDocument> {
@@ -87,7 +87,9 @@ export async function waitForResult(s3: S3Client, bucket: string, resultKey: str
     }
     if (Date.now() + delay > deadline) throw new ResultTimeout(resultKey, opts.timeout ?? 60_000);
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 1000);
+    // gentle growth: a result is usually ready within a second, and a late poll adds its whole
+    // delay to the end-to-end latency the user is shown
+    delay = Math.min(Math.round(delay * 1.5), 500);
   }
 }
 
