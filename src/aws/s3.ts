@@ -204,6 +204,20 @@ export function findOverlaps(ours: RuleView[], foreign: RuleView[]): string[] {
   return problems;
 }
 
+/** The function a Lambda ARN names ("arn:aws:lambda:r:a:function:NAME[:qualifier]"). */
+export const functionNameOf = (arn: string | undefined) => (arn ?? "").split(":")[6] ?? "";
+
+/**
+ * imgfn's own rules: the Id starts with imgfn-<app>- and the rule invokes imgfn-<app>. The Id
+ * alone is not enough: app "demo-2" (imgfn-demo-2-jpg) shares app "demo"'s prefix imgfn-demo-.
+ */
+export function isOwnRule(rule: { id: string; kind: RuleView["kind"]; destination: string }, idPrefix: string, functionName: string): boolean {
+  return rule.kind === "lambda" && rule.id.startsWith(idPrefix) && functionNameOf(rule.destination) === functionName;
+}
+
+const ownLambdaRule = (idPrefix: string, functionName: string) => (r: LambdaFunctionConfiguration) =>
+  isOwnRule({ id: r.Id ?? "", kind: "lambda", destination: r.LambdaFunctionArn ?? "" }, idPrefix, functionName);
+
 export async function getNotifications(s3: S3Client, bucket: string): Promise<NotificationConfiguration> {
   try {
     const { $metadata: _, ...config } = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket }));
@@ -222,11 +236,12 @@ const sameRules = (a: RuleView[], b: RuleView[]) => {
 /** Read-modify-write of the notification configuration, keeping every foreign rule. */
 export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
   const current = await getNotifications(s3, req.bucket);
-  const isOurs = (id: string | undefined) => (id ?? "").startsWith(req.idPrefix);
+  const functionName = functionNameOf(req.functionArn);
+  const isOurs = (r: RuleView) => isOwnRule(r, req.idPrefix, functionName);
   const rules = desiredRules(req);
   const desired = ruleViews({ LambdaFunctionConfigurations: rules });
-  const existing = ruleViews(current).filter((r) => isOurs(r.id));
-  const foreign = ruleViews(current).filter((r) => !isOurs(r.id));
+  const existing = ruleViews(current).filter(isOurs);
+  const foreign = ruleViews(current).filter((r) => !isOurs(r));
   const overlaps = [...findOverlaps(desired, foreign), ...selfOverlaps(desired)];
   if (overlaps.length) {
     throw new UserError(`the trigger for s3://${req.bucket}/${req.prefix} would overlap existing notification rules: ${overlaps.join("; ")}. S3 refuses overlapping rules for one event type`, {
@@ -240,7 +255,7 @@ export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { d
   if (!opts.dryRun) {
     await putNotifications(s3, req.bucket, {
       ...current,
-      LambdaFunctionConfigurations: [...(current.LambdaFunctionConfigurations ?? []).filter((r) => !isOurs(r.Id)), ...rules],
+      LambdaFunctionConfigurations: [...(current.LambdaFunctionConfigurations ?? []).filter((r) => !ownLambdaRule(req.idPrefix, functionName)(r)), ...rules],
     });
   }
   return { ...outcome(action, changes), rules, foreign: foreign.length };
@@ -256,14 +271,16 @@ function selfOverlaps(rules: RuleView[]): string[] {
   return problems;
 }
 
-async function putNotifications(s3: S3Client, bucket: string, config: NotificationConfiguration): Promise<void> {
+async function putNotifications(s3: S3Client, bucket: string, config: NotificationConfiguration, opts: { skipDestinationValidation?: boolean } = {}): Promise<void> {
   const clean: NotificationConfiguration = {};
   if (config.TopicConfigurations?.length) clean.TopicConfigurations = config.TopicConfigurations;
   if (config.QueueConfigurations?.length) clean.QueueConfigurations = config.QueueConfigurations;
   if (config.LambdaFunctionConfigurations?.length) clean.LambdaFunctionConfigurations = config.LambdaFunctionConfigurations;
   if (config.EventBridgeConfiguration) clean.EventBridgeConfiguration = config.EventBridgeConfiguration;
   try {
-    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: clean }));
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: clean, ...(opts.skipDestinationValidation ? { SkipDestinationValidation: true } : {}) }),
+    );
   } catch (err) {
     if (hasName(err, "InvalidArgument") && /overlap/i.test((err as Error).message)) {
       throw new UserError(`S3 refused the trigger for ${bucket}: it overlaps another notification rule (${(err as Error).message})`, {
@@ -275,14 +292,17 @@ async function putNotifications(s3: S3Client, bucket: string, config: Notificati
   }
 }
 
-/** Removes imgfn's rules only; returns the Ids removed. */
-export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+/** Removes imgfn's rules only (those of `functionName` under `idPrefix`). */
+export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, functionName: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
   const current = await getNotifications(s3, bucket);
-  const ours = (current.LambdaFunctionConfigurations ?? []).filter((r) => (r.Id ?? "").startsWith(idPrefix));
+  const own = ownLambdaRule(idPrefix, functionName);
+  const ours = (current.LambdaFunctionConfigurations ?? []).filter(own);
   if (!ours.length) return outcome("absent");
   const foreign = ruleViews(current).length - ours.length;
   if (!opts.dryRun) {
-    await putNotifications(s3, bucket, { ...current, LambdaFunctionConfigurations: (current.LambdaFunctionConfigurations ?? []).filter((r) => !(r.Id ?? "").startsWith(idPrefix)) });
+    // only removing: S3 need not re-validate the destinations of the rules that stay (a foreign
+    // rule whose function was deleted would otherwise block the teardown)
+    await putNotifications(s3, bucket, { ...current, LambdaFunctionConfigurations: (current.LambdaFunctionConfigurations ?? []).filter((r) => !own(r)) }, { skipDestinationValidation: true });
   }
   return outcome("delete", [`${ours.length} rule${ours.length > 1 ? "s" : ""}`, ...(foreign ? [`${foreign} other rule${foreign > 1 ? "s" : ""} kept`] : [])]);
 }

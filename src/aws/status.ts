@@ -5,7 +5,7 @@ import { describeRepository } from "./ecr.js";
 import { canonical, getInlinePolicy, getRole, rolePolicy } from "./iam.js";
 import { configurationChanges, currentImage, digestOf, getFunction, policyStatements } from "./lambda.js";
 import { describeLogGroup, type InvocationSummary, summarizeInvocations } from "./logs.js";
-import { desiredRules, getNotifications, type RuleView, ruleViews } from "./s3.js";
+import { desiredRules, getNotifications, isOwnRule, type RuleView, ruleViews } from "./s3.js";
 import { callerIdentity } from "./sts.js";
 
 export interface StatusReport {
@@ -51,7 +51,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
     summarizeInvocations(clients.logs, names.logGroupName, since),
   ]);
   const rules = ruleViews(notifications);
-  const ours = rules.filter((r) => r.id.startsWith(names.notificationIdPrefix));
+  const ours = rules.filter((r) => isOwnRule(r, names.notificationIdPrefix, names.functionName));
   const drift: string[] = [];
   const cfg = fn?.Configuration;
   if (fn && cfg) {

@@ -110,9 +110,36 @@ describe("trigger rules", () => {
   it("teardown removes only imgfn's rules", async () => {
     const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
     s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
-    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-");
+    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo");
     expect(o.action).toBe("delete");
-    expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
+    const put = s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input;
+    expect(put.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
+    // a foreign rule whose function is gone must not make S3 refuse the removal
+    expect(put.SkipDestinationValidation).toBe(true);
+  });
+
+  // app "demo-2" names its rules imgfn-demo-2-…, which also start with app "demo"'s prefix imgfn-demo-
+  const otherApp = (suffix: string) =>
+    ({ Id: `imgfn-demo-2-${suffix.slice(1)}`, LambdaFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:imgfn-demo-2`, Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: "other/" }, { Name: "Suffix", Value: suffix }] } } }) as any;
+
+  it("keeps another imgfn app's rules on a shared bucket, even when their Ids share imgfn's prefix", async () => {
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
+    const o = await ensureTrigger(new S3Client({}), trigger);
+    expect(o).toMatchObject({ action: "create", foreign: 1 });
+    const put = s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration!;
+    expect(put.LambdaFunctionConfigurations!.map((r) => r.Id)).toEqual(["imgfn-demo-2-jpg", "imgfn-demo-jpg", "imgfn-demo-png"]);
+  });
+
+  it("teardown of one app leaves another app's rules with a look-alike Id", async () => {
+    const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [otherApp(".jpg"), ours] });
+    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo");
+    expect(o).toMatchObject({ action: "delete", changes: ["1 rule", "1 other rule kept"] });
+    expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
+    s3.reset();
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
+    expect((await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo")).action).toBe("absent");
+    expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(0);
   });
 });
 
