@@ -154,7 +154,7 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     steps.push({ step: "image", resource: repositoryUri, action: existingFn ? "update" : "create", changes: [`build for linux/${archName(config)} and push to ${pushRepository(repositoryUri, opts.registry)}; the function changes only if the digest does`] });
   } else {
     await run("image", "Image", names.repositoryName, async (_w, update) => {
-      const built = await buildAndPush(ctx, config, opts, deps, pushRepository(repositoryUri, opts.registry), update);
+      const built = await buildAndPush(ctx, config, opts, deps, repositoryUri, update);
       imageUri = `${repositoryUri}@${built.digest}`;
       const same = digestOf(runningImage) === built.digest;
       return outcome(same ? "unchanged" : existingFn ? "update" : "create", [`${short(imageUri)}${built.uploadedBytes ? `, ${formatBytes(built.uploadedBytes)} pushed` : ""}`]);
@@ -227,8 +227,12 @@ const short = (uri: string | undefined) => {
   return d ? `${uri!.split("@")[0].split("/").pop()}@${d.slice(0, 19)}…` : (uri ?? "");
 };
 
-/** Stage the function, log in to ECR, build and push with the selected builder. */
-async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps, repository: string, update: (t: string) => void) {
+/**
+ * Stage the function, log in to ECR, build and push with the selected builder. The push goes to
+ * the registry the login is for (GetAuthorizationToken's proxyEndpoint: an emulator names its own
+ * host there), or to --registry.
+ */
+async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps, repositoryUri: string, update: (t: string) => void) {
   update("loading the model");
   const spec = await deps.loadModel(update);
   const dir = await mkdtemp(join(tmpdir(), "imgfn-stage-"));
@@ -236,6 +240,7 @@ async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, d
     const staged = await (deps.stage ?? stageFunction)(spec, join(dir, "task"));
     update("logging in to ECR");
     const auth = await registryLogin(deps.clients.ecr);
+    const repository = pushRepository(repositoryUri, opts.registry ?? auth.endpoint);
     const builder = await deps.selectBuilder(opts.builder ?? "auto");
     update(`building with ${builder.name}`);
     try {

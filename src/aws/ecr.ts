@@ -101,7 +101,7 @@ export async function registryLogin(ecr: ECRClient): Promise<RegistryAuth & { en
   return { ...registryAuthFromEcrToken(data.authorizationToken), endpoint: data.proxyEndpoint };
 }
 
-/** The repository to push to: ECR's URI, or the same path on the --registry host. */
+/** The repository to push to: ECR's URI, or the same path on another registry host (--registry, or the login's proxyEndpoint). */
 export function pushRepository(repositoryUri: string, registry?: string): string {
   if (!registry) return repositoryUri;
   const path = repositoryUri.slice(repositoryUri.indexOf("/") + 1);

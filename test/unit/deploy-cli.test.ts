@@ -1,5 +1,6 @@
 import { AddPermissionCommand, CreateFunctionCommand, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
 import { CreateRoleCommand } from "@aws-sdk/client-iam";
+import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { DeleteObjectsCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mkdtempSync } from "node:fs";
@@ -116,6 +117,15 @@ describe("imgfn deploy", () => {
     const r = await runCli(["deploy", "--no-verify", "--registry", "localhost:4566"], { cwd: projectDir(), env });
     expect(r.code).toBe(0);
     expect(builder.requests[0].repository).toBe("localhost:4566/imgfn-demo");
+    expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(`${REPO_URI}@${DIGEST_A}`);
+  });
+
+  it("pushes to the registry GetAuthorizationToken names (an emulator's own host), the function naming ECR's repository", async () => {
+    freshAccount(m);
+    m.ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from("AWS:pw").toString("base64"), proxyEndpoint: "http://localhost:4566" }] });
+    const r = await runCli(["deploy", "--no-verify", "--endpoint-url", "http://localhost:4566"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(builder.requests[0]).toMatchObject({ repository: "localhost:4566/imgfn-demo", auth: { username: "AWS", password: "pw" } });
     expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(`${REPO_URI}@${DIGEST_A}`);
   });
 
