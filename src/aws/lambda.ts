@@ -98,19 +98,34 @@ const roleNotReady = (err: unknown) =>
 const updateInProgress = (err: unknown) => (hasName(err, "ResourceConflictException") && !/already exists/i.test((err as Error).message) ? "waiting for the previous update to finish" : undefined);
 const roleOrConflict = (err: unknown) => roleNotReady(err) ?? updateInProgress(err);
 
-/** Polls until State is Active and no update is in progress; Failed states are explained. */
-export async function waitForFunctionReady(lambda: LambdaClient, name: string, waiter: Waiter): Promise<FunctionConfiguration> {
+/** "reason (ReasonCode)", as much of it as Lambda gave. */
+function reasonOf(reason: string | undefined, code: string | undefined): string {
+  if (reason && code) return `${reason} (${code})`;
+  return reason ?? code ?? "unknown reason";
+}
+
+/** Why the function is unusable (State Failed, or its last update Failed), if it is. */
+export function failureOf(cfg: FunctionConfiguration): string | undefined {
+  if (cfg.State === "Failed") return `creation failed: ${reasonOf(cfg.StateReason, cfg.StateReasonCode)}`;
+  if (cfg.LastUpdateStatus === "Failed") return `update failed: ${reasonOf(cfg.LastUpdateStatusReason, cfg.LastUpdateStatusReasonCode)}`;
+  return undefined;
+}
+
+/**
+ * Polls until State is Active and no update is in progress; Failed states are explained. Before
+ * an update (`failed: "proceed"`) a Failed function is ready too: the update is what repairs it.
+ */
+export async function waitForFunctionReady(lambda: LambdaClient, name: string, waiter: Waiter, opts: { failed?: "throw" | "proceed" } = {}): Promise<FunctionConfiguration> {
   return pollUntil<FunctionConfiguration>(
     async () => {
       const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-      if (cfg.State === "Failed") throw new UserError(`function ${name} failed to become active: ${cfg.StateReason ?? cfg.StateReasonCode ?? "unknown reason"}`, { hint: "fix the cause above and run imgfn deploy again" });
-      if (cfg.LastUpdateStatus === "Failed") {
-        throw new UserError(`the last update of ${name} failed: ${cfg.LastUpdateStatusReason ?? cfg.LastUpdateStatusReasonCode ?? "unknown reason"}`, { hint: "fix the cause above and run imgfn deploy again" });
-      }
       if (cfg.State === "Pending") return { wait: "function is being created (State Pending)" };
-      if (cfg.State === "Inactive") return { value: cfg }; // wakes up on the next invoke
       if (cfg.LastUpdateStatus === "InProgress") return { wait: "update in progress" };
-      return { value: cfg };
+      const failure = failureOf(cfg);
+      if (failure && opts.failed !== "proceed") {
+        throw new UserError(`function ${name}: ${failure}`, { hint: "fix the cause above and run imgfn deploy again" });
+      }
+      return { value: cfg }; // Active, or Inactive (it wakes up on the next invoke)
     },
     waiter,
     { timeout: READY_TIMEOUT, initialDelay: 1000, maxDelay: 5000, onTimeout: (why) => new UserError(`function ${name} is still not ready (${why})`, { hint: "check it in the Lambda console, then run imgfn deploy again" }) },
@@ -154,6 +169,9 @@ export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest,
     throw new UserError(`a Lambda function named ${req.functionName} exists but was not created by imgfn`, { hint: `choose another "app" name in imgfn.config.json` });
   }
   const code = codeChanges(existing, req);
+  // a failed creation or update is repaired by deploying the image again, even an unchanged one
+  const failure = failureOf(cfg);
+  if (failure && !code.length && (req.imageUri || opts.dryRun)) code.push(`last ${failure}; deploying the image again`);
   const config = configurationChanges(cfg, req);
   const missingTags = Object.fromEntries(Object.entries(req.tags).filter(([k, v]) => existing.Tags?.[k] !== v));
   const concurrency = existing.Concurrency?.ReservedConcurrentExecutions;
@@ -163,7 +181,7 @@ export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest,
   const changes = [...code, ...config, ...(Object.keys(missingTags).length ? ["tags"] : []), ...concurrencyChange, ...retryChange];
   if (opts.dryRun || changes.length === 0) return { ...outcome(changes.length ? "update" : "unchanged", changes), functionArn };
 
-  await waitForFunctionReady(lambda, req.functionName, waiter);
+  await waitForFunctionReady(lambda, req.functionName, waiter, { failed: "proceed" });
   if (code.length) {
     await retryWhile(
       () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: req.functionName, ImageUri: req.imageUri, Architectures: [req.architecture] })),

@@ -228,6 +228,40 @@ describe("function", () => {
     expect(lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
   });
 
+  it("repairs a function whose last update failed by deploying the image again, even with the same digest", async () => {
+    const failed = { LastUpdateStatus: "Failed", LastUpdateStatusReason: "Lambda does not have permission to access the ECR image.", LastUpdateStatusReasonCode: "ImageAccessDenied" };
+    lambda.on(GetFunctionCommand).resolves(deployed(DIGEST_B, failed));
+    // before the update the Failed status is no reason to stop; after it the update succeeded
+    lambda.on(GetFunctionConfigurationCommand).resolvesOnce({ State: "Active", ...failed } as any).resolves({ State: "Active", LastUpdateStatus: "Successful" });
+    lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "no config", 404));
+    lambda.on(UpdateFunctionCodeCommand).resolves({});
+    const o = await ensureFunction(new LambdaClient({}), request(), instantWaiter());
+    expect(o.action).toBe("update");
+    expect(o.changes[0]).toBe("last update failed: Lambda does not have permission to access the ECR image. (ImageAccessDenied); deploying the image again");
+    expect(lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input.ImageUri).toBe(`${REPO_URI}@${DIGEST_B}`);
+  });
+
+  it("stops with Lambda's reason and reason code when the update fails", async () => {
+    lambda.on(GetFunctionCommand).resolves(deployed(DIGEST_A));
+    lambda
+      .on(GetFunctionConfigurationCommand)
+      .resolvesOnce({ State: "Active", LastUpdateStatus: "Successful" })
+      .resolves({ State: "Active", LastUpdateStatus: "Failed", LastUpdateStatusReason: "The image manifest or layer media type for the source image is not supported.", LastUpdateStatusReasonCode: "InvalidImage" });
+    lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "no config", 404));
+    lambda.on(UpdateFunctionCodeCommand).resolves({});
+    const err = await ensureFunction(new LambdaClient({}), request(), instantWaiter()).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toBe("function imgfn-demo: update failed: The image manifest or layer media type for the source image is not supported. (InvalidImage)");
+  });
+
+  it("surfaces StateReasonCode when a new function fails to become active", async () => {
+    lambda.on(GetFunctionCommand).rejects(awsError("ResourceNotFoundException", "Function not found: " + FN_ARN, 404));
+    lambda.on(CreateFunctionCommand).resolves({ FunctionArn: FN_ARN, State: "Pending" });
+    lambda.on(GetFunctionConfigurationCommand).resolvesOnce({ State: "Pending" }).resolves({ State: "Failed", StateReason: "Lambda does not have permission to access the ECR image.", StateReasonCode: "ImageAccessDenied" });
+    const err = await ensureFunction(new LambdaClient({}), request(), instantWaiter()).catch((e) => e);
+    expect(err.message).toBe("function imgfn-demo: creation failed: Lambda does not have permission to access the ECR image. (ImageAccessDenied)");
+  });
+
   it("refuses a same-named function that imgfn did not create", async () => {
     lambda.on(GetFunctionCommand).resolves({ ...deployed(DIGEST_A), Tags: { team: "other" } });
     await expect(ensureFunction(new LambdaClient({}), request(), instantWaiter())).rejects.toThrow(/exists but was not created by imgfn/);
