@@ -165,9 +165,14 @@ export function bucketName(config: Pick<Config, "app" | "bucket">, account: stri
   return `imgfn-${app}${suffix}`;
 }
 
-/** The environment the function reads (handler/settings.ts), from the config. */
-export function functionEnvironment(config: Config): Record<string, string> {
+/**
+ * The environment the function reads (handler/settings.ts), from the config. Behind an
+ * --endpoint-url (an emulator) the function's own S3 client must use path-style addresses too;
+ * deploy sets that and status expects it, so neither reports the other's choice as drift.
+ */
+export function functionEnvironment(config: Config, opts: { endpointUrl?: string } = {}): Record<string, string> {
   return {
+    ...(opts.endpointUrl ? { IMGFN_S3_FORCE_PATH_STYLE: "1" } : {}),
     IMGFN_INPUT_PREFIX: config.inputPrefix,
     IMGFN_OUTPUT_PREFIX: config.outputPrefix,
     IMGFN_SUFFIXES: config.suffixes.join(","),

@@ -177,9 +177,7 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
         architecture: config.architecture,
         memory: config.memory,
         timeout: config.timeout,
-        // behind --endpoint-url (LocalStack and the like) the function's own S3 client must use
-        // path-style addresses too; on AWS virtual-hosted style stays the default
-        environment: { ...functionEnvironment(config), ...(ctx.globals.endpointUrl ? { IMGFN_S3_FORCE_PATH_STYLE: "1" } : {}) },
+        environment: functionEnvironment(config, { endpointUrl: clients.options.endpointUrl }),
         tags: names.tags,
         reservedConcurrency: config.reservedConcurrency,
         retries: config.retries,

@@ -61,7 +61,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
       architecture: config.architecture,
       memory: config.memory,
       timeout: config.timeout,
-      environment: functionEnvironment(config),
+      environment: functionEnvironment(config, { endpointUrl: clients.options.endpointUrl }),
       tags: names.tags,
     };
     drift.push(...configurationChanges(cfg, desired).map((c) => `function ${c}`));

@@ -124,6 +124,13 @@ describe("imgfn status", () => {
     expect(writes(m)).toEqual([]);
   });
 
+  it("behind --endpoint-url reports no drift for what deploy set there (path-style S3 in the function)", async () => {
+    deployedAccount(m, { endpointUrl: "http://localhost:4566" });
+    const r = await runCli(["--endpoint-url", "http://localhost:4566", "status", "--json"], { cwd: projectDir() });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).drift).toEqual([]);
+  });
+
   it("says when nothing is deployed", async () => {
     freshAccount(m);
     const r = await runCli(["status", "--json"], { cwd: projectDir() });

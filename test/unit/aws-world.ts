@@ -133,7 +133,7 @@ export function freshAccount(m: Mocks, opts: { foreignRules?: any[] } = {}) {
 }
 
 /** Exactly what deploy creates for app "demo" in eu-west-1 with the default config, image DIGEST_A. */
-export function deployedAccount(m: Mocks, opts: { foreignRules?: any[]; bucketCreatedByImgfn?: boolean; objects?: number } = {}) {
+export function deployedAccount(m: Mocks, opts: { foreignRules?: any[]; bucketCreatedByImgfn?: boolean; objects?: number; endpointUrl?: string } = {}) {
   common(m);
   const config = validateConfig({ app: "demo", region: REGION }, "/tmp");
   const tags = Object.entries(names.tags).map(([Key, Value]) => ({ Key, Value }));
@@ -165,7 +165,7 @@ export function deployedAccount(m: Mocks, opts: { foreignRules?: any[]; bucketCr
       Timeout: 30,
       Architectures: ["x86_64"],
       PackageType: "Image",
-      Environment: { Variables: functionEnvironment(config) },
+      Environment: { Variables: functionEnvironment(config, { endpointUrl: opts.endpointUrl }) },
       State: "Active",
       LastUpdateStatus: "Successful",
       LastModified: "2026-11-20T10:00:00.000+0000",

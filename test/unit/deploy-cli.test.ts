@@ -137,6 +137,14 @@ describe("imgfn deploy", () => {
     expect(r.stdout).toContain("No changes: imgfn-demo in eu-west-1 already matches the config.");
   });
 
+  it("a second deploy behind --endpoint-url makes no changes either", async () => {
+    deployedAccount(m, { endpointUrl: "http://localhost:4566" });
+    const r = await runCli(["--endpoint-url", "http://localhost:4566", "deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(writes(m)).toEqual([]);
+    expect(r.stdout).toContain("No changes");
+  });
+
   it("after a new build updates only the function's code, by digest", async () => {
     deployedAccount(m);
     builder = new FakeBuilder(DIGEST_B);
