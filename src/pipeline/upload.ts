@@ -53,16 +53,26 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** First poll delay; grows by half each poll up to 500 ms. */
   initialDelay?: number;
+  /**
+   * The uploaded object's ETag: a result that names another ETag was written for an earlier (or
+   * later) upload of the same key and is not this upload's result.
+   */
+  etag?: string;
 }
 
-export async function uploadFile(s3: S3Client, bucket: string, key: string, file: string, body?: Uint8Array): Promise<void> {
+/** Uploads one file with its content type; resolves with the object's ETag (without quotes). */
+export async function uploadFile(s3: S3Client, bucket: string, key: string, file: string, body?: Uint8Array): Promise<string | undefined> {
   const bytes = body ?? (await readFile(file));
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: contentTypeFor(file), ContentLength: bytes.byteLength }));
+  const res = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: contentTypeFor(file), ContentLength: bytes.byteLength }));
+  return unquoteEtag(res.ETag);
 }
+
+const unquoteEtag = (etag: string | undefined) => (etag ? etag.replace(/"/g, "") : undefined);
 
 /**
- * Polls for the result object with backoff (50 ms growing by half to 500 ms). A result older than
- * `notBefore` (left over from an earlier upload of the same key) is ignored.
+ * Polls for the result object with backoff (50 ms growing by half to 500 ms). A result left over
+ * from an earlier upload of the same key is ignored: one older than `notBefore`, or (S3's
+ * Last-Modified has only 1 s resolution) one written for an object with another ETag.
  */
 export async function waitForResult(s3: S3Client, bucket: string, resultKey: string, notBefore: number, opts: WaitOptions = {}): Promise<ResultDocument> {
   const deadline = Date.now() + (opts.timeout ?? 60_000);
@@ -75,11 +85,14 @@ export async function waitForResult(s3: S3Client, bucket: string, resultKey: str
       // S3's Last-Modified has 1 s resolution: compare at that granularity
       const fresh = !res.LastModified || res.LastModified.getTime() >= Math.floor(notBefore / 1000) * 1000;
       if (fresh) {
+        let doc: ResultDocument;
         try {
-          return JSON.parse(text) as ResultDocument;
+          doc = JSON.parse(text) as ResultDocument;
         } catch {
           throw new Error(`result ${resultKey} is not valid JSON`);
         }
+        const resultEtag = unquoteEtag(doc?.input?.etag);
+        if (!opts.etag || !resultEtag || resultEtag === opts.etag) return doc;
       }
     } catch (err) {
       const name = (err as Error).name;
@@ -115,10 +128,10 @@ export async function uploadAndWait(
   const resultKey = outputKeyFor(key, config);
   const started = Date.now();
   const t0 = performance.now();
-  await uploadFile(s3, bucket, key, file);
+  const etag = await uploadFile(s3, bucket, key, file);
   if (opts.wait === false) return { file, key, resultKey };
   try {
-    const result = await waitForResult(s3, bucket, resultKey, started, opts);
+    const result = await waitForResult(s3, bucket, resultKey, started, { ...opts, etag });
     return { file, key, resultKey, result, latency: Math.round(performance.now() - t0) };
   } catch (err) {
     if (err instanceof ResultTimeout) return { file, key, resultKey, failure: err.message };
