@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { encodeS3Key } from "../../handler/keys.js";
+import { resourceNames } from "../config.js";
 
 /** One S3 notification filter: both must match the raw key, case-sensitively. */
 export interface TriggerRule {
@@ -13,10 +14,20 @@ export interface TriggerRule {
   suffix: string;
 }
 
-/** The notification rules `imgfn deploy` configures: the input prefix with each suffix. */
+/**
+ * The notification rules `imgfn deploy` configures (src/aws/s3.ts desiredRules): the input
+ * prefix with each suffix, or one rule for every key, with the same Ids.
+ */
 export function triggerRules(config: { app: string; inputPrefix: string; suffixes: string[] }): TriggerRule[] {
   const suffixes = config.suffixes.length > 0 ? config.suffixes : [""];
-  return suffixes.map((suffix) => ({ id: `imgfn-${config.app}-${suffix.replace(/[^A-Za-z0-9]/g, "") || "all"}`, prefix: config.inputPrefix, suffix }));
+  const idPrefix = resourceNames(config).notificationIdPrefix;
+  const used = new Set<string>();
+  return suffixes.map((suffix) => {
+    let label = suffix.replace(/[^A-Za-z0-9]+/g, "") || "all";
+    for (let n = 2; used.has(label); n++) label = `${label}-${n}`;
+    used.add(label);
+    return { id: `${idPrefix}${label}`, prefix: config.inputPrefix, suffix };
+  });
 }
 
 /**

@@ -6,8 +6,8 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { AddressInfo } from "node:net";
@@ -41,17 +41,22 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
     configureBuckets: opts.buckets.map((name) => ({ name })),
   });
   makeWritesAtomic((server as any).store);
+  const completions = trackCompletions((server as any).store);
   server.on("event", (event: any) => {
     for (const record of event?.Records ?? []) {
       const name = String(record.eventName ?? "");
       if (!name.startsWith("ObjectCreated:")) continue;
       const obj = record.s3?.object ?? {};
+      const bucket = record.s3?.bucket?.name;
+      // s3rver reports a completed multipart upload as "Post" and a copy without its ETag;
+      // S3 says CompleteMultipartUpload and gives the copy's ETag.
+      const done = completions.take(bucket, obj.key);
       opts.onObjectCreated({
-        bucket: record.s3?.bucket?.name,
+        bucket,
         key: obj.key,
         size: Number(obj.size ?? 0),
-        eTag: obj.eTag,
-        kind: name.slice("ObjectCreated:".length),
+        eTag: obj.eTag ?? done?.eTag,
+        kind: done?.kind ?? name.slice("ObjectCreated:".length),
         sourceIp: record.requestParameters?.sourceIPAddress,
       });
     }
@@ -107,6 +112,38 @@ function makeWritesAtomic(store: any): void {
       await rm(tmp, { force: true });
       throw err;
     }
+  };
+}
+
+/**
+ * Remembers the objects that CopyObject and CompleteMultipartUpload just wrote (s3rver's store
+ * resolves, then the controller emits the event in the same turn), so their events can carry
+ * S3's event name and ETag.
+ */
+function trackCompletions(store: any): { take(bucket: string, key: string): { kind: string; eTag?: string } | undefined } {
+  const recent = new Map<string, { kind: string; eTag?: string }>();
+  const id = (bucket: string, key: string) => `${bucket}\0${key}`;
+  const unquote = (etag: unknown) => (typeof etag === "string" ? etag.replace(/"/g, "") : undefined);
+  const copyObject = store.copyObject.bind(store);
+  store.copyObject = async (srcBucket: string, srcKey: string, destBucket: string, destKey: string, replacementMetadata?: unknown) => {
+    const metadata = await copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
+    recent.set(id(destBucket, destKey), { kind: "Copy", eTag: unquote(metadata?.etag) });
+    return metadata;
+  };
+  const putObjectMultipart = store.putObjectMultipart.bind(store);
+  store.putObjectMultipart = async (bucket: string, uploadId: string, parts: unknown) => {
+    const key = await readFile(join(store.getResourcePath(bucket, undefined, "uploads"), uploadId, "key"), "utf8").catch(() => undefined);
+    const result = await putObjectMultipart(bucket, uploadId, parts);
+    if (key !== undefined) recent.set(id(bucket, key), { kind: "CompleteMultipartUpload" });
+    return result;
+  };
+  return {
+    take(bucket, key) {
+      const k = id(bucket, key);
+      const v = recent.get(k);
+      recent.delete(k);
+      return v;
+    },
   };
 }
 
