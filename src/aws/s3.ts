@@ -321,7 +321,16 @@ export async function deleteBucket(s3: S3Client, bucket: string): Promise<number
     const res = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, MaxKeys: 1000 }));
     const objects = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
     if (!objects.length) break;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+    const res2 = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+    // DeleteObjects answers 200 with per-key errors (object lock, a denied key): listing again
+    // would return the same objects for ever
+    const errors = res2.Errors ?? [];
+    if (errors.length) {
+      const first = errors[0];
+      throw new UserError(`could not delete ${errors.length} object${errors.length > 1 ? "s" : ""} from bucket ${bucket} (${first.Key}: ${first.Code ?? "error"}${first.Message ? ` ${first.Message}` : ""}); the bucket was kept`, {
+        hint: `remove them yourself (aws s3 rm s3://${bucket} --recursive), then run the teardown again`,
+      });
+    }
     deleted += objects.length;
   }
   try {

@@ -1,6 +1,6 @@
 import { DeleteFunctionCommand, GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
 import { DeleteLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { DeleteBucketCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
+import { DeleteBucketCommand, DeleteObjectsCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,6 +97,16 @@ describe("imgfn teardown", () => {
     const r = await runCli(["teardown", "--yes", "--delete-bucket"], { cwd: projectDir() });
     expect(r.code).toBe(0);
     expect(writes(m).at(-1)).toBe("s3:DeleteBucket");
+  });
+
+  it("--delete-bucket --force stops with the reason when S3 refuses to delete objects, instead of looping", async () => {
+    deployedAccount(m, { objects: 2 });
+    m.s3.on(DeleteObjectsCommand).resolves({ Deleted: [{ Key: "uploads/0.jpg" }], Errors: [{ Key: "uploads/1.jpg", Code: "AccessDenied", Message: "Access Denied because object protected by object lock." }] });
+    const r = await runCli(["teardown", "--yes", "--delete-bucket", "--force"], { cwd: projectDir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("could not delete 1 object from bucket imgfn-demo-123456789012-eu-west-1 (uploads/1.jpg: AccessDenied Access Denied because object protected by object lock.); the bucket was kept");
+    expect(m.s3.commandCalls(DeleteObjectsCommand)).toHaveLength(1);
+    expect(m.s3.commandCalls(DeleteBucketCommand)).toHaveLength(0);
   });
 
   it("leaves a same-named function that is not tagged as imgfn's", async () => {
