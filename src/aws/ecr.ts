@@ -13,6 +13,7 @@ import {
   type Repository,
 } from "@aws-sdk/client-ecr";
 import { registryAuthFromEcrToken, type RegistryAuth } from "../image/index.js";
+import { UserError } from "../errors.js";
 import { hasName } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
 
@@ -64,6 +65,13 @@ export async function ensureRepository(ecr: ECRClient, req: RepositoryRequest, o
     await ecr.send(new PutLifecyclePolicyCommand({ repositoryName: req.name, lifecyclePolicyText: lifecyclePolicy() }));
     return { ...outcome("create", changes), repositoryUri: repo?.repositoryUri };
   }
+  // someone else's repository (tagged, but not as imgfn's) is neither changed nor adopted: teardown
+  // would later delete it with its images
+  const tags = await repositoryTags(ecr, existing.repositoryArn!);
+  const missing = tagList.filter((t) => tags[t.Key] !== t.Value);
+  if (missing.length && Object.keys(tags).length) {
+    throw new UserError(`ECR repository ${req.name} exists but is not tagged as imgfn's`, { hint: `choose another "app" name in imgfn.config.json, or remove that repository` });
+  }
   const changes: string[] = [];
   if (!existing.imageScanningConfiguration?.scanOnPush) {
     changes.push("scan on push enabled");
@@ -79,8 +87,6 @@ export async function ensureRepository(ecr: ECRClient, req: RepositoryRequest, o
     changes.push("lifecycle rule set");
     if (!opts.dryRun) await ecr.send(new PutLifecyclePolicyCommand({ repositoryName: req.name, lifecyclePolicyText: lifecyclePolicy() }));
   }
-  const tags = await repositoryTags(ecr, existing.repositoryArn!);
-  const missing = tagList.filter((t) => tags[t.Key] !== t.Value);
   if (missing.length) {
     changes.push("tagged");
     if (!opts.dryRun) await ecr.send(new TagResourceCommand({ resourceArn: existing.repositoryArn!, tags: missing }));

@@ -1,6 +1,6 @@
 import { AddPermissionCommand, CreateFunctionCommand, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
 import { CreateRoleCommand } from "@aws-sdk/client-iam";
-import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { GetAuthorizationTokenCommand, ListTagsForResourceCommand } from "@aws-sdk/client-ecr";
 import { DeleteObjectsCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mkdtempSync } from "node:fs";
@@ -178,6 +178,16 @@ describe("imgfn deploy", () => {
     expect(r.stderr).toMatch(/error: the trigger for s3:\/\/.*\/uploads\/ would overlap existing notification rules: rule "everything"/);
     expect(r.stderr).toContain("next step: use a different \"inputPrefix\"");
     expect(m.s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(0);
+  });
+
+  it("refuses a same-named ECR repository tagged by someone else, before building or changing it", async () => {
+    deployedAccount(m);
+    m.ecr.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: "team", Value: "vision" }] });
+    const r = await runCli(["deploy", "--no-verify"], { cwd: projectDir(), env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: ECR repository imgfn-demo exists but is not tagged as imgfn's");
+    expect(writes(m)).toEqual([]);
+    expect(builder.requests).toEqual([]);
   });
 
   it("names the refused action on AccessDenied and exits 1", async () => {
