@@ -93,7 +93,8 @@ function addErrorTranslation(client: AnyClient, service: string, opts: AwsOption
  * AWS_DEFAULT_REGION, the profile's region in ~/.aws/config).
  */
 export async function resolveRegion(globals: Pick<Globals, "region" | "profile">, config?: Pick<Config, "region">, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const explicit = globals.region ?? config?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  // an empty variable (AWS_REGION= in a CI file) counts as unset, as in the AWS CLI
+  const explicit = globals.region || config?.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (explicit) return explicit;
   try {
     const probe = new STSClient(globals.profile ? { profile: globals.profile } : {});

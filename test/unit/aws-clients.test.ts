@@ -7,7 +7,10 @@ import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AwsClients } from "../../src/aws/clients.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AwsClients, resolveRegion } from "../../src/aws/clients.js";
 import { parseAccessDenied, translateAwsError } from "../../src/aws/errors.js";
 import { pushRepository } from "../../src/aws/ecr.js";
 import { CloudWatchLogSource } from "../../src/aws/logs.js";
@@ -68,6 +71,44 @@ describe("client factory", () => {
     expect(pushRepository(uri)).toBe(uri);
     expect(pushRepository(uri, "localhost:4566")).toBe("localhost:4566/imgfn-demo");
     expect(pushRepository(uri, "https://registry.example:5000/")).toBe("registry.example:5000/imgfn-demo");
+  });
+});
+
+describe("region", () => {
+  const saved: Record<string, string | undefined> = {};
+  const KEYS = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"];
+  beforeEach(() => {
+    for (const k of KEYS) saved[k] = process.env[k];
+    for (const k of KEYS) delete process.env[k];
+    process.env.AWS_CONFIG_FILE = join(tmpdir(), "imgfn-no-such-aws-config");
+  });
+  afterEach(() => {
+    for (const k of KEYS) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+
+  it("takes --region, then the config, then AWS_REGION, then AWS_DEFAULT_REGION (empty counts as unset)", async () => {
+    const env = { AWS_REGION: "", AWS_DEFAULT_REGION: "ap-south-1" };
+    expect(await resolveRegion({ region: "eu-west-1" }, { region: "us-east-2" }, env)).toBe("eu-west-1");
+    expect(await resolveRegion({}, { region: "us-east-2" }, env)).toBe("us-east-2");
+    expect(await resolveRegion({}, {}, { AWS_REGION: "eu-north-1", AWS_DEFAULT_REGION: "ap-south-1" })).toBe("eu-north-1");
+    expect(await resolveRegion({}, {}, env)).toBe("ap-south-1");
+  });
+
+  it("reads the profile's region from the shared config file", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "imgfn-aws-")), "config");
+    writeFileSync(file, "[profile work]\nregion = sa-east-1\n");
+    process.env.AWS_CONFIG_FILE = file;
+    expect(await resolveRegion({ profile: "work" }, {}, {})).toBe("sa-east-1");
+  });
+
+  it("without any region says how to set one", async () => {
+    const err = await resolveRegion({}, {}, {}).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toBe("no AWS region configured");
+    expect(err.hint).toContain("--region");
   });
 });
 
