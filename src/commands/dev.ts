@@ -1,4 +1,6 @@
 import { mkdir } from "node:fs/promises";
+import { relative, sep } from "node:path";
+import { samplePath } from "../paths.js";
 import { loadConfig, type Config, type ConfigInput } from "../config.js";
 import { UserError } from "../errors.js";
 import { INVOKE_PATH } from "../local/rie.js";
@@ -44,6 +46,24 @@ export async function startStackForCommand(
   return { config, stack };
 }
 
+/** True when something answers HTTP at the endpoint (any status). */
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { method: "HEAD", signal: AbortSignal.timeout(2000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The sample cat as a path that works from the user's folder. */
+function sampleForHint(cwd: string): string {
+  const rel = relative(cwd, samplePath("cat.jpg"));
+  return rel.startsWith("..") && rel.split(sep).filter((p) => p === "..").length > 2 ? samplePath("cat.jpg") : rel;
+}
+
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
 export const devCommand = defineCommand({
   options: (cmd) => {
     cmd.option("--s3-port <port>", "port for the local S3 endpoint (0: any free port)", (v) => parsePort(v, "--s3-port"), 0);
@@ -53,7 +73,13 @@ export const devCommand = defineCommand({
     modelOptions(cmd);
   },
   async run(ctx, opts) {
-    const running = readDevState(ctx.cwd);
+    let running = readDevState(ctx.cwd);
+    // The recorded pid may have been reused by another program after a crash: a stack that does
+    // not answer on its endpoint is a stale record, not a running dev.
+    if (running && !(await answers(running.s3Endpoint))) {
+      ctx.out.info(`ignoring a stale ${devStatePath(ctx.cwd)} (pid ${running.pid} does not serve ${running.s3Endpoint})`);
+      running = undefined;
+    }
     if (running) {
       throw new UserError(`imgfn dev is already running for this project (pid ${running.pid}, S3 at ${running.s3Endpoint})`, {
         hint: `use it from here with "imgfn upload --local <files>", or stop it (Ctrl-C in its terminal, or kill ${running.pid})`,
@@ -109,7 +135,7 @@ export const devCommand = defineCommand({
         out.print(`  ${c.bold("invoke URL")}     ${stack.invokeEndpoint}${INVOKE_PATH}`);
         out.print(`  ${c.bold("logs")}           ${stack.logsDir}`);
         out.print("");
-        out.print(`  try:  imgfn upload --local samples/cat.jpg`);
+        out.print(`  try:  imgfn upload --local ${shellQuote(sampleForHint(ctx.cwd))}`);
         out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
         out.print(`        imgfn invoke --local --key ${upload}`);
         out.print("");

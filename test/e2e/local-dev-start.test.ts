@@ -1,0 +1,76 @@
+// Starting `imgfn dev` as a user would: over a stale dev.json whose pid now belongs to another
+// program, and the copy-paste upload command it prints working from the user's own folder.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { bin, cliEnv, descendants, isGone, until } from "./helpers.js";
+
+const started: { dev: ChildProcess; exit: Promise<number | null> }[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const { dev, exit } of started.splice(0)) {
+    if (dev.exitCode === null) dev.kill("SIGKILL");
+    await exit;
+  }
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+function startDev(cwd: string, args: string[]) {
+  const dev = spawn("node", [bin, ...args, "dev"], { cwd, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  const exit = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
+  started.push({ dev, exit });
+  const out = { stdout: "", stderr: "" };
+  dev.stdout!.on("data", (d) => (out.stdout += d));
+  dev.stderr!.on("data", (d) => (out.stderr += d));
+  return { dev, exit, out };
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe("starting imgfn dev", () => {
+  it("starts over a stale dev.json whose pid is alive but serves nothing, and cleans up on SIGINT", async () => {
+    const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-stale-"));
+    dirs.push(project);
+    await mkdir(join(project, ".imgfn", "local"), { recursive: true });
+    const port = await closedPort();
+    // process.pid: alive (this test runner), as a reused pid would be
+    const stale = { pid: process.pid, startedAt: new Date(0).toISOString(), s3Endpoint: `http://127.0.0.1:${port}`, invokeEndpoint: `http://127.0.0.1:${port}`, bucket: "b", region: "us-east-1", functionName: "f", inputPrefix: "uploads/", outputPrefix: "results/", suffixes: [".jpg"], logsDir: "/nonexistent", workerPids: [] };
+    await writeFile(join(project, ".imgfn", "local", "dev.json"), JSON.stringify(stale));
+    const { dev, exit, out } = startDev(project, ["--json"]);
+    const state = await until("imgfn dev to start", () => {
+      if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
+      const line = out.stdout.split("\n")[0];
+      return out.stdout.includes("\n") ? JSON.parse(line) : undefined;
+    });
+    expect(state).toMatchObject({ status: "running", pid: dev.pid });
+    const children = descendants(dev.pid!);
+    dev.kill("SIGINT");
+    expect(await exit).toBe(0);
+    expect(children.every(isGone)).toBe(true);
+    expect(existsSync(join(project, ".imgfn", "local", "dev.json"))).toBe(false);
+  });
+
+  it("prints an upload command whose sample path exists from the user's folder", async () => {
+    const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-hint-"));
+    dirs.push(project);
+    const { dev, exit, out } = startDev(project, []);
+    const hint = await until("the upload hint", () => {
+      if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
+      return /try:\s+imgfn upload --local (\S+)/.exec(out.stdout)?.[1];
+    });
+    expect(existsSync(resolve(project, hint.replace(/^'|'$/g, "")))).toBe(true);
+    dev.kill("SIGINT");
+    expect(await exit).toBe(0);
+  });
+});
