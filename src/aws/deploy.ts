@@ -46,6 +46,8 @@ export interface DeployDeps {
   sleep: Sleep;
   /** The verification image (samples/cat.jpg). */
   sample: string;
+  /** How long verify waits for the result (ms); default max(120 s, 3 × the function timeout). */
+  verifyTimeout?: number;
   /** Writes the task root (default: image/stage.ts). */
   stage?: typeof stageFunction;
 }
@@ -289,10 +291,13 @@ export async function verifyDeployment(ctx: Context, config: Config, bucket: str
   const ext = verificationSuffix(config.suffixes, extname(deps.sample));
   const key = `${config.inputPrefix}imgfn-verify-${randomUUID().slice(0, 8)}${ext}`;
   const started = Date.now();
-  const outcome = await uploadAndWait(s3, config, bucket, deps.sample, key, { timeout: Math.max(120_000, config.timeout * 3000), signal: ctx.signal });
+  const logGroup = resourceNames(config).logGroupName;
+  const outcome = await uploadAndWait(s3, config, bucket, deps.sample, key, { timeout: deps.verifyTimeout ?? Math.max(120_000, config.timeout * 3000), signal: ctx.signal });
   try {
     if (outcome.failure || !outcome.result) {
-      throw new UserError(`verification failed: ${outcome.failure ?? "no result"}`, { hint: `see what the function did: imgfn logs --since 10m` });
+      throw new UserError(`verification failed: uploaded s3://${bucket}/${key} but ${outcome.failure ?? "got no result"}`, {
+        hint: `see whether the function ran and what it logged: imgfn logs --since 10m (log group ${logGroup}); no invocation there means the trigger did not fire: imgfn status`,
+      });
     }
     const result = outcome.result;
     if (result.error) throw new UserError(`verification failed: the function answered ${result.error.code}: ${result.error.message}`, { hint: "imgfn logs --since 10m" });

@@ -13,6 +13,8 @@ export interface AwsRuntime {
   sleep: Sleep;
   stage: typeof stageFunction;
   sample: () => string;
+  /** Verify's wait for the result (ms); undefined: the default. */
+  verifyTimeout?: number;
   stdinIsTTY: () => boolean;
   confirm: (question: string, stderr: NodeJS.WritableStream) => Promise<boolean>;
 }
@@ -22,6 +24,7 @@ const defaults: AwsRuntime = {
   sleep: realSleep,
   stage: stageFunction,
   sample: () => samplePath("cat.jpg"),
+  verifyTimeout: undefined,
   stdinIsTTY: () => Boolean(process.stdin.isTTY),
   confirm: async (question, stderr) => {
     const rl = createInterface({ input: process.stdin, output: stderr });

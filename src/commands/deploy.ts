@@ -76,6 +76,7 @@ export const deployCommand = defineCommand({
           sleep: awsRuntime.sleep,
           stage: awsRuntime.stage,
           sample: awsRuntime.sample(),
+          verifyTimeout: awsRuntime.verifyTimeout,
         },
       );
     }, ctx.globals);

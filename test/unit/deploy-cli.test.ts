@@ -1,7 +1,7 @@
 import { AddPermissionCommand, CreateFunctionCommand, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
 import { CreateRoleCommand } from "@aws-sdk/client-iam";
 import { GetAuthorizationTokenCommand, ListTagsForResourceCommand } from "@aws-sdk/client-ecr";
-import { DeleteObjectsCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, GetObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -99,6 +99,22 @@ describe("imgfn deploy", () => {
     // the order a user sees in the step lines
     const order = r.stderr.split("\n").filter((l) => l.startsWith("✔")).map((l) => l.slice(2).split(":")[0]);
     expect(order).toEqual(["Account and region", "Bucket", "Image repository", "Image", "Role", "Log group", "Function", "Invoke permission", "Trigger", "Verify"]);
+  });
+
+  it("fails with exit 1 when the verification result never arrives, naming the logs to check, and cleans up", async () => {
+    freshAccount(m);
+    m.s3.on(GetObjectCommand).rejects(awsError("NoSuchKey", "The specified key does not exist.", 404));
+    const restore = setAwsRuntime({ verifyTimeout: 300 });
+    try {
+      const r = await runCli(["deploy"], { cwd: projectDir(), env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/error: verification failed: uploaded s3:\/\/imgfn-demo-123456789012-eu-west-1\/uploads\/imgfn-verify-[0-9a-f]{8}\.jpg but no result at results\/imgfn-verify-[0-9a-f]{8}\.jpg\.json after 0 s/);
+      expect(r.stderr).toContain("imgfn logs --since 10m (log group /aws/lambda/imgfn-demo)");
+      expect(r.stdout).not.toContain("Deployed");
+      expect(m.s3.commandCalls(DeleteObjectsCommand)).toHaveLength(1);
+    } finally {
+      restore();
+    }
   });
 
   it("behind --endpoint-url the function's own S3 client is told to use path-style addresses", async () => {
