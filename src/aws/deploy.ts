@@ -275,7 +275,8 @@ export function explainBuildError(err: unknown): unknown {
 /** --image: a digest is used as is; an ECR tag is resolved to its digest (never deploy a moving tag). */
 export async function resolveImageDigest(clients: AwsClients, image: string): Promise<string> {
   if (digestOf(image)) return image;
-  const m = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\/([^:@]+):([\w.-]+)$/.exec(image);
+  // <account>.dkr.ecr.<region>.amazonaws.com[.cn], or an emulator's <account>.dkr.ecr.<region>.<its host>[:port]
+  const m = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.[^/@]+\/([^:@]+):([\w.-]+)$/.exec(image);
   if (!m) {
     throw new UserError(`--image ${image} has no digest`, { hint: "pass it as repository@sha256:… (the function is always updated by digest, never by a moving tag)" });
   }

@@ -218,7 +218,20 @@ export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest,
 async function ensureConcurrency(lambda: LambdaClient, req: FunctionRequest, current: number | undefined): Promise<void> {
   if (req.reservedConcurrency === current) return;
   if (req.reservedConcurrency === undefined) await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: req.functionName }));
-  else await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: req.functionName, ReservedConcurrentExecutions: req.reservedConcurrency }));
+  else {
+    try {
+      await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: req.functionName, ReservedConcurrentExecutions: req.reservedConcurrency }));
+    } catch (err) {
+      // "…decreases account's UnreservedConcurrentExecution below its minimum value of [10]" (new accounts have a limit of 10)
+      if (hasName(err, "InvalidParameterValueException") && /UnreservedConcurrentExecution/i.test((err as Error).message)) {
+        throw new UserError(`cannot reserve ${req.reservedConcurrency} concurrent executions for ${req.functionName}: the account's unreserved pool would drop below Lambda's minimum (${(err as Error).message})`, {
+          hint: `lower "reservedConcurrency" in imgfn.config.json (or remove it), or ask for a higher Lambda concurrency quota in Service Quotas`,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
 }
 
 /** Lambda's default for asynchronous invocations (S3 events) is 2 retries. */

@@ -1,4 +1,4 @@
-import { AddPermissionCommand, CreateFunctionCommand, GetFunctionCommand, GetFunctionConfigurationCommand, GetFunctionEventInvokeConfigCommand, GetPolicyCommand, LambdaClient, RemovePermissionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
+import { AddPermissionCommand, CreateFunctionCommand, GetFunctionCommand, GetFunctionConfigurationCommand, GetFunctionEventInvokeConfigCommand, GetPolicyCommand, LambdaClient, PutFunctionConcurrencyCommand, RemovePermissionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, GetBucketTaggingCommand, HeadBucketCommand, PutBucketNotificationConfigurationCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -260,6 +260,17 @@ describe("function", () => {
     lambda.on(GetFunctionConfigurationCommand).resolvesOnce({ State: "Pending" }).resolves({ State: "Failed", StateReason: "Lambda does not have permission to access the ECR image.", StateReasonCode: "ImageAccessDenied" });
     const err = await ensureFunction(new LambdaClient({}), request(), instantWaiter()).catch((e) => e);
     expect(err.message).toBe("function imgfn-demo: creation failed: Lambda does not have permission to access the ECR image. (ImageAccessDenied)");
+  });
+
+  it("explains a reserved concurrency the account's pool cannot spare", async () => {
+    lambda.on(GetFunctionCommand).resolves(deployed(DIGEST_B));
+    lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "no config", 404));
+    lambda.on(GetFunctionConfigurationCommand).resolves({ State: "Active", LastUpdateStatus: "Successful" });
+    lambda.on(PutFunctionConcurrencyCommand).rejects(awsError("InvalidParameterValueException", "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [10]."));
+    const err = await ensureFunction(new LambdaClient({}), request({ reservedConcurrency: 5 }), instantWaiter()).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/^cannot reserve 5 concurrent executions for imgfn-demo: the account's unreserved pool would drop below Lambda's minimum/);
+    expect(err.hint).toContain('lower "reservedConcurrency"');
   });
 
   it("refuses a same-named function that imgfn did not create", async () => {

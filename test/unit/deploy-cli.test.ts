@@ -1,6 +1,6 @@
 import { AddPermissionCommand, CreateFunctionCommand, UpdateFunctionCodeCommand } from "@aws-sdk/client-lambda";
 import { CreateRoleCommand } from "@aws-sdk/client-iam";
-import { GetAuthorizationTokenCommand, ListTagsForResourceCommand } from "@aws-sdk/client-ecr";
+import { DescribeImagesCommand, GetAuthorizationTokenCommand, ListTagsForResourceCommand } from "@aws-sdk/client-ecr";
 import { DeleteObjectsCommand, GetObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mkdtempSync } from "node:fs";
@@ -177,6 +177,16 @@ describe("imgfn deploy", () => {
     expect(r.code).toBe(0);
     expect(builder.requests).toEqual([]);
     expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(image);
+  });
+
+  it("--image with a tag in an emulator's ECR is resolved to its digest with DescribeImages", async () => {
+    freshAccount(m);
+    m.ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST_B }] });
+    const image = "000000000000.dkr.ecr.us-east-1.localhost.localstack.cloud:4566/classifier:v1";
+    const r = await runCli(["--endpoint-url", "http://localhost:4566", "deploy", "--no-verify", "--image", image], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(m.ecr.commandCalls(DescribeImagesCommand)[0].args[0].input).toEqual({ registryId: "000000000000", repositoryName: "classifier", imageIds: [{ imageTag: "v1" }] });
+    expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(`000000000000.dkr.ecr.us-east-1.localhost.localstack.cloud:4566/classifier@${DIGEST_B}`);
   });
 
   it("refuses a moving tag outside ECR for --image", async () => {
