@@ -32,6 +32,9 @@ const send = (msg: unknown) => {
 
 // No parent, no reason to live: Lambda's environment never outlives its sandbox.
 process.on("disconnect", () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group: the emulator, not the terminal, ends an
+// execution environment (an in-flight invocation must not fail as "signal: interrupt").
+process.on("SIGINT", () => {});
 
 let currentRequestId: string | undefined;
 let maxRss = process.memoryUsage.rss();

@@ -184,4 +184,24 @@ describe("Lambda emulator", () => {
     expect(messages().some((m) => m.includes("\tERROR\tInit Error"))).toBe(true);
     expect((await emulator.invoke({})).ok).toBe(false);
   });
+
+  it("keeps an invocation running when Ctrl-C's SIGINT reaches the worker (the emulator ends workers, not the terminal)", async () => {
+    const { emulator } = await start();
+    const journal = join(dir, "journal-sigint.txt");
+    const pending = emulator.invoke({ action: "sleep", ms: 1500, journal });
+    await waitFor(async () => (await readFile(journal, "utf8").catch(() => "")).includes("enter"));
+    const [pid] = emulator.pids();
+    process.kill(pid, "SIGINT");
+    const out = await pending;
+    expect(out.ok, JSON.stringify(out)).toBe(true);
+    expect((out as any).result.pid).toBe(pid);
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error("condition never met");
+}
