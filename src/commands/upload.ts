@@ -82,7 +82,11 @@ export async function collectFiles(cwd: string, paths: string[], prefix: string,
     if (info.isDirectory()) {
       const all = await walk(abs);
       const images = all.filter((f) => matchesSuffix(f, rules.suffixes));
-      if (all.length > images.length) out.info(`${p}: skipping ${all.length - images.length} file(s) not ending in ${rules.suffixes.join(", ")}`);
+      const skipped = all.filter((f) => !images.includes(f)).map((f) => relative(abs, f).split(sep).join("/"));
+      if (skipped.length > 0) {
+        const names = skipped.length <= 5 ? skipped.join(", ") : `${skipped.slice(0, 5).join(", ")} and ${skipped.length - 5} more`;
+        out.warn(`${p}: not uploading ${skipped.length} file${skipped.length > 1 ? "s" : ""} whose name does not end in ${rules.suffixes.join(", ")} (the trigger would not fire for them; suffixes are case-sensitive): ${names}`);
+      }
       for (const f of images) items.push({ file: f, key: prefix + relative(abs, f).split(sep).join("/") });
     } else {
       items.push({ file: abs, key: prefix + basename(abs) });

@@ -46,3 +46,18 @@ describe("waiting for a result", () => {
     expect(doc.error?.code).toBe("OBJECT_TOO_LARGE");
   });
 });
+
+describe("collecting a folder", () => {
+  it("uploads the images with their relative paths and names every file it leaves out, and why", async () => {
+    const { collectFiles } = await import("../../src/commands/upload.js");
+    const folder = join(dir, "photos");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(folder, "sub dir"), { recursive: true });
+    for (const f of ["a.jpg", "sub dir/b é.png", "notes.txt", "sub dir/C.Jpg"]) await writeFile(join(folder, f), "x");
+    const said: string[] = [];
+    const out = { info: (l: string) => said.push(l), warn: (l: string) => said.push(l) } as any;
+    const items = await collectFiles(dir, ["photos"], "uploads/", { suffixes: [".jpg", ".png"] }, out);
+    expect(items.map((i) => i.key)).toEqual(["uploads/a.jpg", "uploads/sub dir/b é.png"]);
+    expect(said.join("\n")).toMatch(/not uploading 2 files .*\.jpg, \.png.*case-sensitive.*notes\.txt, sub dir\/C\.Jpg/);
+  });
+});
