@@ -3,7 +3,8 @@ import { CreateRoleCommand } from "@aws-sdk/client-iam";
 import { DescribeImagesCommand, GetAuthorizationTokenCommand, ListTagsForResourceCommand } from "@aws-sdk/client-ecr";
 import { DeleteObjectsCommand, GetObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { FilterLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -241,5 +242,27 @@ describe("imgfn deploy", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("error: cannot read model manifest /nonexistent/model.json");
     expect(m.lambda.commandCalls(CreateFunctionCommand)).toHaveLength(0);
+  });
+});
+
+describe("imgfn upload and imgfn logs against AWS", () => {
+  it("upload derives the bucket from the account (STS) and puts under the input prefix", async () => {
+    freshAccount(m);
+    const dir = projectDir();
+    writeFileSync(join(dir, "cat.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
+    const r = await runCli(["upload", "cat.jpg", "--no-wait"], { cwd: dir, env });
+    expect(r.code).toBe(0);
+    const put = m.s3.commandCalls(PutObjectCommand)[0].args[0].input;
+    expect({ Bucket: put.Bucket, Key: put.Key, ContentType: put.ContentType }).toEqual({ Bucket: BUCKET, Key: "uploads/cat.jpg", ContentType: "image/jpeg" });
+  });
+
+  it("logs says the function has not been invoked yet when its log group does not exist, and exits 0", async () => {
+    freshAccount(m);
+    m.logs.on(FilterLogEventsCommand).rejects(awsError("ResourceNotFoundException", "The specified log group does not exist.", 400));
+    const r = await runCli(["logs", "--since", "1h"], { cwd: projectDir(), env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("log group /aws/lambda/imgfn-demo does not exist yet: the function has not been invoked");
+    const since = m.logs.commandCalls(FilterLogEventsCommand)[0].args[0].input.startTime!;
+    expect(Math.abs(Date.now() - 3_600_000 - since)).toBeLessThan(60_000);
   });
 });
