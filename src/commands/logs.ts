@@ -34,7 +34,9 @@ export function parseSince(value: string, now = Date.now()): number {
     const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as "ms"];
     return now - Number(m[1]) * unit;
   }
-  const t = Date.parse(value);
+  // Date.parse reads "10" as October 2001 and "2024" as a year: a bare number is a duration
+  // without its unit, so it is refused rather than guessed
+  const t = /^\s*\d+(\.\d+)?\s*$/.test(value) ? NaN : Date.parse(value);
   if (Number.isNaN(t)) throw new ConfigError(`--since must be a duration like 30s, 10m, 2h, 1d or an ISO time (got "${value}")`);
   return t;
 }

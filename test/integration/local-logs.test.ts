@@ -45,5 +45,8 @@ describe("local logs", () => {
     expect(parseSince("2h", 10_000_000)).toBe(10_000_000 - 7_200_000);
     expect(parseSince("2024-05-01T00:00:00Z")).toBe(Date.UTC(2024, 4, 1));
     expect(() => parseSince("yesterday-ish")).toThrow(/--since must be a duration/);
+    // a number without a unit is not silently read as a date (Date.parse("10") is October 2001)
+    expect(() => parseSince("10")).toThrow(/--since must be a duration/);
+    expect(() => parseSince("2024")).toThrow(/--since must be a duration/);
   });
 });
