@@ -41,6 +41,12 @@ export const uploadCommand = defineCommand({
         concurrency: opts.concurrency,
         signal: ctx.signal,
         onDone: (_o, done) => s.update(`${done}/${items.length}${opts.wait ? " processed" : " uploaded"}`),
+      }).catch((err) => {
+        if ((err as Error)?.name !== "NoSuchBucket") throw err;
+        throw new UserError(`bucket ${target.bucket} does not exist (${target.description})`, {
+          cause: err,
+          hint: target.kind === "aws" ? `run "imgfn deploy" first, or set "bucket" in imgfn.config.json to an existing bucket` : `restart "imgfn dev"`,
+        });
       }),
     );
     if (opts.wait) for (const o of outcomes) if (untriggered.has(o.key)) o.failure = `not processed: ${untriggered.get(o.key)}`;

@@ -256,6 +256,17 @@ describe("imgfn upload and imgfn logs against AWS", () => {
     expect({ Bucket: put.Bucket, Key: put.Key, ContentType: put.ContentType }).toEqual({ Bucket: BUCKET, Key: "uploads/cat.jpg", ContentType: "image/jpeg" });
   });
 
+  it("upload before any deploy says the bucket does not exist and what to run", async () => {
+    freshAccount(m);
+    m.s3.on(PutObjectCommand).rejects(awsError("NoSuchBucket", "The specified bucket does not exist", 404));
+    const dir = projectDir();
+    writeFileSync(join(dir, "cat.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
+    const r = await runCli(["upload", "cat.jpg"], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: bucket ${BUCKET} does not exist`);
+    expect(r.stderr).toMatch(/next step: run "imgfn deploy" first/);
+  });
+
   it("logs says the function has not been invoked yet when its log group does not exist, and exits 0", async () => {
     freshAccount(m);
     m.logs.on(FilterLogEventsCommand).rejects(awsError("ResourceNotFoundException", "The specified log group does not exist.", 400));
