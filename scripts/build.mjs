@@ -21,8 +21,9 @@ await Promise.all([
     outfile: "dist/function/index.mjs",
     external: ["onnxruntime-node", "sharp"], // = FUNCTION_EXTERNALS in src/image/stage.ts
     banner,
-    minifySyntax: true,
-    minifyWhitespace: true,
-    keepNames: true,
+    // cold start: the SDK's ES module builds tree-shake better (1.0 MB → 0.44 MB) and a fully
+    // minified bundle parses faster; error names come from explicit `name` fields, not class names
+    mainFields: ["module", "main"],
+    minify: true,
   }),
 ]);
