@@ -25,6 +25,15 @@ describe("imgfn demo", () => {
     expect(res.stderr).toContain("Stopping the local stack: no processes left running");
   });
 
+  it("after a successful run no worker process remains (checked by PID) and --json has every result", async () => {
+    const res = await imgfn(["demo", "--json"], cwd);
+    expect(res.exitCode, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout);
+    expect(out.results.map((r: any) => r.status)).toEqual(["classified", "classified"]);
+    expect(out.workerPids.length).toBeGreaterThan(0);
+    expect(out.workerPids.every(isGone)).toBe(true);
+  });
+
   it("leaves no worker behind and exits 1 when an image does not classify", async () => {
     const broken = join(cwd, "broken.jpg");
     await writeFile(broken, "this is not a JPEG");
