@@ -1,7 +1,6 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { skipReason } from "../../handler/keys.js";
 import { PartialFailure, UserError } from "../errors.js";
 import type { InvocationRecord } from "../local/emulator.js";
 import { localS3Client } from "../local/s3.js";
@@ -45,25 +44,14 @@ export const demoCommand = defineCommand({
         seen.set(name, n);
         return { file, key: `${config.inputPrefix}${n > 1 ? `${n}-` : ""}${name}` };
       });
-      // A name the trigger rules do not match (photo.gif, notes.txt) never gets a result, as on
-      // AWS: upload it, but say why instead of waiting out the timeout for it.
-      const untriggered = new Map<string, string>();
-      for (const it of items) {
-        const reason = skipReason(it.key, config);
-        if (reason) {
-          untriggered.set(it.key, reason);
-          it.wait = false;
-        }
-      }
       const wait = { timeout: opts.timeout * 1000, signal: ctx.signal };
       const outcomes = await ctx.out.step(`Uploading ${items.length} image${items.length > 1 ? "s" : ""} to s3://${stack.bucket}/${config.inputPrefix} and waiting for results`, async (s) => {
         // The first alone, so it shows the cold start and the rest can show warm reuse.
-        const first = await uploadAndWait(s3, config, stack!.bucket, items[0].file, items[0].key, { ...wait, wait: items[0].wait });
+        const first = await uploadAndWait(s3, config, stack!.bucket, items[0].file, items[0].key, wait);
         s.update(`1/${items.length}`);
         const rest = await uploadAll(s3, config, stack!.bucket, items.slice(1), { ...wait, concurrency: config.concurrency, onDone: (_o, d) => s.update(`${d + 1}/${items.length}`) });
         return [first, ...rest];
       });
-      for (const o of outcomes) if (untriggered.has(o.key)) o.failure = `not processed: ${untriggered.get(o.key)}`;
       await stack.idle();
       s3.destroy();
 

@@ -1,6 +1,5 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
-import { skipReason } from "../../handler/keys.js";
 import { loadConfig, type Config } from "../config.js";
 import { ConfigError, PartialFailure, UserError } from "../errors.js";
 import { uploadAll, type UploadItem, type UploadOutcome } from "../pipeline/upload.js";
@@ -24,15 +23,6 @@ export const uploadCommand = defineCommand({
     const prefix = normalizePrefix(opts.prefix ?? rules.inputPrefix);
     const items = await collectFiles(ctx.cwd, paths, prefix, rules, ctx.out);
     if (items.length === 0) throw new UserError(`nothing to upload: no files ending in ${rules.suffixes.join(", ")} under ${paths.join(", ")}`);
-    // A key the trigger rules do not match never gets a result: upload it, but do not wait for one.
-    const untriggered = new Map<string, string>();
-    for (const it of items) {
-      const reason = skipReason(it.key, rules);
-      if (reason) {
-        untriggered.set(it.key, reason);
-        it.wait = false;
-      }
-    }
     const s3 = target.s3;
     const outcomes = await ctx.out.step(`Uploading ${items.length} file${items.length > 1 ? "s" : ""} to s3://${target.bucket}/${prefix} (${target.description})`, (s) =>
       uploadAll(s3, rules, target.bucket, items, {
@@ -49,7 +39,6 @@ export const uploadCommand = defineCommand({
         });
       }),
     );
-    if (opts.wait) for (const o of outcomes) if (untriggered.has(o.key)) o.failure = `not processed: ${untriggered.get(o.key)}`;
     ctx.out.result(outcomes.map(outcomeJson));
     printOutcomes(ctx.out, outcomes, opts.wait);
     const bad = outcomes.filter((o) => o.failure || o.result?.error).length;

@@ -5,7 +5,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { outputKeyFor } from "../../handler/keys.js";
+import { outputKeyFor, skipReason } from "../../handler/keys.js";
 import type { Config } from "../config.js";
 
 export const CONTENT_TYPES: Record<string, string> = {
@@ -130,6 +130,10 @@ export async function uploadAndWait(
   const t0 = performance.now();
   const etag = await uploadFile(s3, bucket, key, file);
   if (opts.wait === false) return { file, key, resultKey };
+  // A key the trigger rules do not match (photo.gif, notes.txt) never gets a result, as on AWS:
+  // say why at once instead of waiting out the timeout.
+  const untriggered = skipReason(key, config);
+  if (untriggered) return { file, key, resultKey, failure: `not processed: ${untriggered}` };
   try {
     const result = await waitForResult(s3, bucket, resultKey, started, { ...opts, etag });
     return { file, key, resultKey, result, latency: Math.round(performance.now() - t0) };
@@ -142,8 +146,6 @@ export async function uploadAndWait(
 export interface UploadItem {
   file: string;
   key: string;
-  /** Overrides opts.wait for this file (e.g. a key no trigger rule matches). */
-  wait?: boolean;
 }
 
 /**
@@ -164,8 +166,8 @@ export async function uploadAll(
     while (next < items.length) {
       opts.signal?.throwIfAborted();
       const i = next++;
-      const { file, key, wait } = items[i];
-      outcomes[i] = await uploadAndWait(s3, config, bucket, file, key, { ...opts, wait: wait ?? opts.wait });
+      const { file, key } = items[i];
+      outcomes[i] = await uploadAndWait(s3, config, bucket, file, key, opts);
       opts.onDone?.(outcomes[i], ++done);
     }
   };
