@@ -366,7 +366,8 @@ export class LambdaEmulator extends EventEmitter {
     const started = performance.now();
     const finish = (status: InvocationRecord["status"], result: { result?: unknown; error?: LambdaError }, workerRss?: number): InvokeOutcome => {
       const duration = performance.now() - started;
-      const maxMem = env.maxMemoryUsedMb(workerRss);
+      // Lambda never reports more than the memory size, even for an environment it killed for memory
+      const maxMem = Math.min(env.maxMemoryUsedMb(workerRss), o.memory);
       const billed = Math.ceil(duration + (o.billInit && initDuration ? initDuration : 0));
       env.log(`END RequestId: ${requestId}\n`);
       let report = `REPORT RequestId: ${requestId}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${billed} ms\tMemory Size: ${o.memory} MB\tMax Memory Used: ${maxMem} MB\t`;
