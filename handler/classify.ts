@@ -163,6 +163,10 @@ export async function preprocess(
       `image format "${format}" is not supported (use one of: ${[...SUPPORTED_FORMATS].join(", ")})`,
     );
   }
+  if (format === "heif" && meta.compression === "hevc") {
+    // sharp's prebuilt libvips reads AVIF but has no HEVC decoder (patents): say so, not "corrupt"
+    throw new ImageInputError("UNSUPPORTED_FORMAT", `HEIC (HEVC-compressed HEIF) images are not supported; convert to JPEG, PNG, WebP or AVIF`);
+  }
   const pixels = meta.width * meta.height;
   if (pixels > maxPixels) {
     throw new ImageInputError(

@@ -37,6 +37,9 @@ describe("classification with the real model on real photos", () => {
     ["16-bit PNG", img.cat16BitPng],
     ["EXIF-rotated JPEG", img.catExifRotatedJpeg],
     ["WebP", img.catWebp],
+    ["CMYK JPEG", () => sharp(img.catJpeg()).toColourspace("cmyk").jpeg().toBuffer()],
+    ["TIFF", () => sharp(img.catJpeg()).tiff().toBuffer()],
+    ["AVIF", () => sharp(img.catJpeg()).avif({ effort: 0 }).toBuffer()],
   ])("a %s of the cat is still a cat", async (_name, make) => {
     const p = await top1(await make());
     expect(img.CAT_CLASSES.has(p.index), `${p.label} (${p.index})`).toBe(true);
