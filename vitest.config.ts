@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // 2-core machines: integration tests start servers and workers; keep parallelism modest.
+    // console output (the function's JSON log lines) only for tests that fail
+    silent: "passed-only",
     maxWorkers: 2,
     minWorkers: 1,
   },
