@@ -240,7 +240,8 @@ async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, d
     const staged = await (deps.stage ?? stageFunction)(spec, join(dir, "task"));
     update("logging in to ECR");
     const auth = await registryLogin(deps.clients.ecr);
-    const repository = pushRepository(repositoryUri, opts.registry ?? auth.endpoint);
+    const registry = opts.registry ?? auth.endpoint;
+    const repository = pushRepository(repositoryUri, registry);
     const builder = await deps.selectBuilder(opts.builder ?? "auto");
     update(`building with ${builder.name}`);
     try {
@@ -251,6 +252,8 @@ async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, d
         repository,
         tag: IMAGE_TAG,
         auth: { username: auth.username, password: auth.password },
+        // an emulator's login endpoint (or --registry) may say http:// explicitly
+        plainHttp: registry?.startsWith("http://") || undefined,
         signal: ctx.signal,
         onProgress: update,
       });

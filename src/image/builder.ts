@@ -20,6 +20,8 @@ export interface BuildRequest {
   /** Tag pushed alongside the digest (the function is always updated by digest). */
   tag?: string;
   auth?: RegistryAuth;
+  /** The push registry speaks plain HTTP (an emulator's http:// endpoint); default: loopback only. */
+  plainHttp?: boolean;
   /** Credentials for the base image's registry when it differs from the target (default: anonymous). */
   baseAuth?: RegistryAuth;
   /** PEM CA certificate(s) trusted for the target registry's TLS (self-signed or private CA). */

@@ -70,8 +70,8 @@ export class OciBuilder implements ImageBuilder {
     const baseRef = parseReference(req.baseImage);
     const sameRegistry = target?.registry === baseRef.registry;
     const baseAuth: RegistryAuth | undefined = sameRegistry ? req.auth : req.baseAuth;
-    const baseClient = new RegistryClient(baseRef.registry, { auth: baseAuth, ca: sameRegistry ? req.ca : req.baseCa, signal: req.signal });
-    const client = target ? (sameRegistry ? baseClient : new RegistryClient(target.registry, { auth: req.auth, ca: req.ca, signal: req.signal })) : undefined;
+    const baseClient = new RegistryClient(baseRef.registry, { auth: baseAuth, ca: sameRegistry ? req.ca : req.baseCa, plainHttp: sameRegistry ? req.plainHttp : undefined, signal: req.signal });
+    const client = target ? (sameRegistry ? baseClient : new RegistryClient(target.registry, { auth: req.auth, ca: req.ca, plainHttp: req.plainHttp, signal: req.signal })) : undefined;
     try {
       progress(`resolving ${req.baseImage}`);
       const base = await resolveBase(baseClient, baseRef, req.architecture);

@@ -57,10 +57,14 @@ export function parseRepository(repo: string): ImageReference {
   return { registry: r.registry, repository: r.repository };
 }
 
-/** Registries on loopback speak plain HTTP unless told otherwise (like docker's insecure default). */
+/**
+ * Registries on loopback speak plain HTTP unless told otherwise (like docker's insecure default):
+ * localhost and any *.localhost name (RFC 6761; LocalStack's ECR hosts are
+ * *.localhost.localstack.cloud), 127.0.0.0/8 and ::1.
+ */
 export function isLoopback(registry: string): boolean {
-  const host = registry.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
+  const host = registry.replace(/:\d+$/, "").replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || host === "localhost.localstack.cloud" || host.endsWith(".localhost.localstack.cloud") || host === "::1" || /^127\./.test(host);
 }
 
 /** Lambda says x86_64/arm64; OCI platforms say amd64/arm64; Node says x64/arm64. */

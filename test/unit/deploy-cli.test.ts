@@ -142,7 +142,7 @@ describe("imgfn deploy", () => {
     m.ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from("AWS:pw").toString("base64"), proxyEndpoint: "http://localhost:4566" }] });
     const r = await runCli(["deploy", "--no-verify", "--endpoint-url", "http://localhost:4566"], { cwd: projectDir(), env });
     expect(r.code).toBe(0);
-    expect(builder.requests[0]).toMatchObject({ repository: "localhost:4566/imgfn-demo", auth: { username: "AWS", password: "pw" } });
+    expect(builder.requests[0]).toMatchObject({ repository: "localhost:4566/imgfn-demo", auth: { username: "AWS", password: "pw" }, plainHttp: true });
     expect(m.lambda.commandCalls(CreateFunctionCommand).at(-1)!.args[0].input.Code!.ImageUri).toBe(`${REPO_URI}@${DIGEST_A}`);
   });
 

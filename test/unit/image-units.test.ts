@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BlobStore, buildLayer, normaliseEntries } from "../../src/image/layer.js";
 import { fitsLambda } from "../../src/image/node-modules.js";
 import { checkImage, MT } from "../../src/image/preflight.js";
-import { parseReference, parseRepository } from "../../src/image/reference.js";
+import { isLoopback, parseReference, parseRepository } from "../../src/image/reference.js";
 import { parseChallenge } from "../../src/image/registry.js";
 import { readLayer } from "../helpers/registry.js";
 
@@ -63,6 +63,15 @@ describe("references", () => {
     const d = "sha256:" + "a".repeat(64);
     expect(parseReference(`localhost:5000/a/b@${d}`)).toMatchObject({ registry: "localhost:5000", repository: "a/b", digest: d });
     expect(() => parseReference("Bad/Name")).toThrow(/bad repository/);
+  });
+
+  it("loopback registries (plain HTTP by default) include *.localhost and LocalStack's ECR hosts, nothing else", () => {
+    for (const host of ["localhost:5000", "127.0.0.1:5000", "[::1]:5000", "000000000000.dkr.ecr.us-east-1.localhost.localstack.cloud:4566", "registry.localhost"]) {
+      expect(isLoopback(host), host).toBe(true);
+    }
+    for (const host of ["123456789012.dkr.ecr.eu-west-1.amazonaws.com", "public.ecr.aws", "localhost.example.com:5000", "evil-localhost:5000"]) {
+      expect(isLoopback(host), host).toBe(false);
+    }
   });
 
   it("refuse a tag where a repository is wanted", () => {
