@@ -4,6 +4,7 @@
  * Handles basic auth and bearer-token challenges (public.ecr.aws hands out anonymous tokens),
  * a custom CA for TLS, retries with backoff on 5xx and network errors, and counts bytes sent.
  */
+import { rootCertificates } from "node:tls";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
@@ -115,7 +116,10 @@ export class RegistryClient {
     // Loopback registries speak plain HTTP (as docker assumes) unless a CA says they use TLS.
     const plain = opts.plainHttp ?? (isLoopback(registry) && !opts.ca);
     this.baseUrl = `${plain ? "http" : "https"}://${registry}`;
-    this.dispatcher = new Agent({ connect: opts.ca ? { ca: opts.ca } : {}, headersTimeout: 120_000, bodyTimeout: 300_000 });
+    // A CA given for the registry is trusted beside the system's (giving `ca` alone would replace
+    // them, and blob redirects go to public storage hosts).
+    const ca = opts.ca ? [...rootCertificates, opts.ca.toString()] : undefined;
+    this.dispatcher = new Agent({ connect: ca ? { ca } : {}, headersTimeout: 120_000, bodyTimeout: 300_000 });
   }
 
   async close(): Promise<void> {
