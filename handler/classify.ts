@@ -5,6 +5,7 @@
 import * as ort from "onnxruntime-node";
 import sharp, { type Metadata, type OutputInfo } from "sharp";
 import type { ModelManifest } from "./manifest.js";
+import { DEFAULT_MAX_PIXELS } from "./settings.js";
 
 export interface Prediction {
   label: string;
@@ -41,7 +42,6 @@ export class ImageInputError extends Error {
 
 /** Formats the classifier decodes (sharp's prebuilt libvips). */
 export const SUPPORTED_FORMATS = new Set(["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"]);
-export const DEFAULT_MAX_PIXELS = 50_000_000;
 
 export interface ClassifierOptions {
   manifest: ModelManifest;

@@ -1,9 +1,12 @@
 /** The function's configuration, read once from its environment (set by deploy and by the emulator). */
 import { join } from "node:path";
-import { DEFAULT_MAX_PIXELS } from "./classify.js";
 import type { KeyRules } from "./keys.js";
 
+// The defaults live here, in a module with no native imports: src/config.ts reads them, and
+// importing them from classify.ts would load onnxruntime-node and sharp in every command.
 export const DEFAULT_SUFFIXES = [".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPEG", ".PNG"];
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 
 export interface Settings extends KeyRules {
   maxBytes: number;
@@ -32,7 +35,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
       env.IMGFN_SUFFIXES === undefined
         ? DEFAULT_SUFFIXES
         : env.IMGFN_SUFFIXES.split(",").map((s) => s.trim()).filter(Boolean),
-    maxBytes: positiveInt(env, "IMGFN_MAX_BYTES", 20 * 1024 * 1024),
+    maxBytes: positiveInt(env, "IMGFN_MAX_BYTES", DEFAULT_MAX_BYTES),
     maxPixels: positiveInt(env, "IMGFN_MAX_PIXELS", DEFAULT_MAX_PIXELS),
     topK: positiveInt(env, "IMGFN_TOP_K", 5),
     threads: positiveInt(env, "IMGFN_THREADS", 1),

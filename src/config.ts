@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DEFAULT_SUFFIXES } from "../handler/settings.js";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_SUFFIXES } from "../handler/settings.js";
 import { ConfigError } from "./errors.js";
 
 export const CONFIG_FILE = "imgfn.config.json";
@@ -51,8 +51,8 @@ export const DEFAULTS: Omit<Config, "app" | "root"> = {
   timeout: 30,
   architecture: "x86_64",
   topK: 5,
-  maxBytes: 20 * 1024 * 1024,
-  maxPixels: 50_000_000,
+  maxBytes: DEFAULT_MAX_BYTES,
+  maxPixels: DEFAULT_MAX_PIXELS,
   baseImage: "public.ecr.aws/lambda/nodejs:22",
   logRetentionDays: 14,
   concurrency: 2,

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "commander";
 import { readFile } from "node:fs/promises";
 import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
+import { DEFAULT_MAX_PIXELS } from "../../handler/settings.js";
 import { PartialFailure } from "../errors.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
 import { defineCommand } from "./command.js";
@@ -18,7 +19,7 @@ export const predictCommand = defineCommand({
   options: (cmd) => {
     cmd.option("-t, --top <n>", "how many predictions to show per file", (v) => parsePositive(v, "--top"), 5);
     cmd.option("--threads <n>", "ONNX Runtime intra-op threads", (v) => parsePositive(v, "--threads"), 1);
-    cmd.option("--max-pixels <n>", "refuse images larger than this many pixels", (v) => parsePositive(v, "--max-pixels"), 50_000_000);
+    cmd.option("--max-pixels <n>", "refuse images larger than this many pixels", (v) => parsePositive(v, "--max-pixels"), DEFAULT_MAX_PIXELS);
     modelOptions(cmd);
   },
   async run(ctx, files: string[], opts) {
