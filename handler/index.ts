@@ -69,15 +69,6 @@ export function classifier(): Promise<Classifier> {
 // A failure here is reported by the first invocation instead, with the cause.
 if (settings.preload) await classifier().catch(() => {});
 
-/** S3 5xx, throttling and network failures: thrown so that Lambda's retries apply. */
-function isTransient(err: any): boolean {
-  const status = err?.$metadata?.httpStatusCode;
-  if (typeof status === "number" && (status >= 500 || status === 429)) return true;
-  if (err?.$retryable) return true;
-  const name = String(err?.name ?? err?.code ?? "");
-  return /Throttl|SlowDown|RequestTimeout|TimeoutError|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|NetworkingError/.test(name);
-}
-
 export async function handler(event: S3Event, context: LambdaContext): Promise<{ results: RecordOutcome[] }> {
   const coldStart = invocations++ === 0;
   const requestId = context?.awsRequestId ?? "local";

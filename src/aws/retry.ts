@@ -25,8 +25,6 @@ export interface Waiter {
   onWait?: (message: string) => void;
 }
 
-export const defaultWaiter = (signal?: AbortSignal, onWait?: (m: string) => void): Waiter => ({ sleep: realSleep, signal, onWait });
-
 export interface BackoffOptions {
   /** Give up after waiting this long in total (ms). */
   timeout: number;

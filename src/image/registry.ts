@@ -436,7 +436,3 @@ function transient(err: unknown): boolean {
 function backoff(attempt: number): number {
   return Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
 }
-
-export function readableFrom(buffer: Buffer): Readable {
-  return Readable.from([buffer]);
-}

@@ -4,7 +4,7 @@
  * so the emulator runs the very code that ships.
  */
 import { constants, existsSync, readFileSync } from "node:fs";
-import { copyFile, link, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { ModelSpec } from "../model/spec.js";
@@ -77,8 +77,4 @@ export async function stageFunction(spec: ModelSpec, dir: string, opts: { linkNo
       model: ["model/model.json", "model/labels.json", `model/${manifest.file}`],
     },
   };
-}
-
-export async function readStagedManifest(dir: string): Promise<unknown> {
-  return JSON.parse(await readFile(join(dir, "model", "model.json"), "utf8"));
 }

@@ -10,7 +10,7 @@ import { stageFunction } from "../image/stage.js";
 import type { ModelSpec } from "../model/spec.js";
 import { LambdaEmulator } from "./emulator.js";
 import { matchTrigger, s3Event, triggerRules, type ObjectCreated } from "./events.js";
-import { LocalLogSource, LogWriter, logGroupDir } from "./logs.js";
+import { LogWriter, logGroupDir } from "./logs.js";
 import { startInvokeServer, type InvokeServer } from "./rie.js";
 import { localS3Client, localS3Environment, startLocalS3, type LocalS3 } from "./s3.js";
 
@@ -38,7 +38,6 @@ export interface LocalStack {
   logsDir: string;
   emulator: LambdaEmulator;
   logs: LogWriter;
-  logSource: LocalLogSource;
   /** Resolves when every delivered event has finished (including retries). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -115,7 +114,6 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       logsDir,
       emulator,
       logs,
-      logSource: new LocalLogSource(logsDir),
       idle: () => emu.idle(),
       close: closeAll,
     };
