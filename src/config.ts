@@ -151,6 +151,21 @@ export function resourceNames(config: Pick<Config, "app">) {
   };
 }
 
+/**
+ * The S3 trigger rules, as deploy writes them (src/aws/s3.ts) and the local stack applies them
+ * (src/local/events.ts): one per suffix (an S3 filter takes one suffix), or one for every key,
+ * each with an Id made of `idPrefix` and the suffix's letters.
+ */
+export function triggerFilters(idPrefix: string, prefix: string, suffixes: string[]): { id: string; prefix: string; suffix: string }[] {
+  const used = new Set<string>();
+  return (suffixes.length > 0 ? suffixes : [""]).map((suffix) => {
+    let label = suffix.replace(/[^A-Za-z0-9]+/g, "") || "all";
+    for (let n = 2; used.has(label); n++) label = `${label}-${n}`;
+    used.add(label);
+    return { id: `${idPrefix}${label}`, prefix, suffix };
+  });
+}
+
 /** Tag imgfn puts on a bucket it created itself; teardown --delete-bucket looks for it. */
 export const CREATED_BUCKET_TAG = "imgfn:created-bucket";
 

@@ -18,7 +18,7 @@ import {
   type NotificationConfiguration,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { CREATED_BUCKET_TAG } from "../config.js";
+import { CREATED_BUCKET_TAG, triggerFilters } from "../config.js";
 import { UserError } from "../errors.js";
 import { hasName, httpStatus } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
@@ -159,15 +159,10 @@ export function ruleViews(config: NotificationConfiguration): RuleView[] {
 
 /** One rule per suffix (S3 filters take one prefix and one suffix), or one rule for every key. */
 export function desiredRules(req: TriggerRequest): LambdaFunctionConfiguration[] {
-  const suffixes = req.suffixes.length ? req.suffixes : [""];
-  const used = new Set<string>();
-  return suffixes.map((suffix) => {
-    let label = suffix.replace(/[^A-Za-z0-9]+/g, "") || "all";
-    for (let n = 2; used.has(label); n++) label = `${label}-${n}`;
-    used.add(label);
-    const FilterRules = [{ Name: "prefix" as const, Value: req.prefix }, ...(suffix ? [{ Name: "suffix" as const, Value: suffix }] : [])].filter((r) => r.Value !== "");
+  return triggerFilters(req.idPrefix, req.prefix, req.suffixes).map(({ id, prefix, suffix }) => {
+    const FilterRules = [{ Name: "prefix" as const, Value: prefix }, ...(suffix ? [{ Name: "suffix" as const, Value: suffix }] : [])].filter((r) => r.Value !== "");
     return {
-      Id: `${req.idPrefix}${label}`,
+      Id: id,
       LambdaFunctionArn: req.functionArn,
       Events: ["s3:ObjectCreated:*"],
       ...(FilterRules.length ? { Filter: { Key: { FilterRules } } } : {}),

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { encodeS3Key } from "../../handler/keys.js";
-import { resourceNames } from "../config.js";
+import { resourceNames, triggerFilters } from "../config.js";
 
 /** One S3 notification filter: both must match the raw key, case-sensitively. */
 export interface TriggerRule {
@@ -15,19 +15,11 @@ export interface TriggerRule {
 }
 
 /**
- * The notification rules `imgfn deploy` configures (src/aws/s3.ts desiredRules): the input
- * prefix with each suffix, or one rule for every key, with the same Ids.
+ * The notification rules `imgfn deploy` configures (src/aws/s3.ts desiredRules): the same
+ * filters and Ids, from config.ts triggerFilters.
  */
 export function triggerRules(config: { app: string; inputPrefix: string; suffixes: string[] }): TriggerRule[] {
-  const suffixes = config.suffixes.length > 0 ? config.suffixes : [""];
-  const idPrefix = resourceNames(config).notificationIdPrefix;
-  const used = new Set<string>();
-  return suffixes.map((suffix) => {
-    let label = suffix.replace(/[^A-Za-z0-9]+/g, "") || "all";
-    for (let n = 2; used.has(label); n++) label = `${label}-${n}`;
-    used.add(label);
-    return { id: `${idPrefix}${label}`, prefix: config.inputPrefix, suffix };
-  });
+  return triggerFilters(resourceNames(config).notificationIdPrefix, config.inputPrefix, config.suffixes);
 }
 
 /**
