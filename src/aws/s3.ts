@@ -223,7 +223,8 @@ export async function getNotifications(s3: S3Client, bucket: string): Promise<No
   }
 }
 
-const sameRules = (a: RuleView[], b: RuleView[]) => {
+/** The same rules (Id, destination, events, filters), in any order. */
+export const sameRules = (a: RuleView[], b: RuleView[]) => {
   const key = (r: RuleView) => JSON.stringify([r.id, r.destination, r.events, r.prefix, r.suffix]);
   return JSON.stringify(a.map(key).sort()) === JSON.stringify(b.map(key).sort());
 };

@@ -5,7 +5,7 @@ import { describeRepository } from "./ecr.js";
 import { canonical, getInlinePolicy, getRole, rolePolicy } from "./iam.js";
 import { configurationChanges, currentImage, digestOf, getFunction, policyStatements } from "./lambda.js";
 import { describeLogGroup, type InvocationSummary, summarizeInvocations } from "./logs.js";
-import { desiredRules, getNotifications, isOwnRule, type RuleView, ruleViews } from "./s3.js";
+import { desiredRules, getNotifications, isOwnRule, type RuleView, ruleViews, sameRules } from "./s3.js";
 import { callerIdentity } from "./sts.js";
 
 export interface StatusReport {
@@ -69,12 +69,9 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
     if (arch !== config.architecture) drift.push(`function architecture ${arch} → ${config.architecture}`);
     const reserved = fn.Concurrency?.ReservedConcurrentExecutions;
     if (reserved !== config.reservedConcurrency) drift.push(`reserved concurrency ${reserved ?? "none"} → ${config.reservedConcurrency ?? "none"}`);
-    const desiredRules_ = ruleViews({ LambdaFunctionConfigurations: desiredRules({ bucket, idPrefix: names.notificationIdPrefix, functionArn: cfg.FunctionArn!, prefix: config.inputPrefix, suffixes: config.suffixes }) });
-    const key = (r: RuleView) => JSON.stringify([r.id, r.destination, r.events, r.prefix, r.suffix]);
-    const have = new Set(ours.map(key));
-    const want = new Set(desiredRules_.map(key));
+    const wantedRules = ruleViews({ LambdaFunctionConfigurations: desiredRules({ bucket, idPrefix: names.notificationIdPrefix, functionArn: cfg.FunctionArn!, prefix: config.inputPrefix, suffixes: config.suffixes }) });
     if (ours.length === 0) drift.push("trigger: no imgfn rules on the bucket (uploads do not invoke the function)");
-    else if (have.size !== want.size || [...want].some((k) => !have.has(k))) drift.push("trigger rules differ from the config's prefix/suffixes");
+    else if (!sameRules(ours, wantedRules)) drift.push("trigger rules differ from the config's prefix/suffixes");
     if (!statements.some((s) => s.Sid === names.permissionStatementId)) drift.push("invoke permission for S3 is missing");
   }
   if (role) {
