@@ -13,7 +13,7 @@ import { parseRepository } from "../image/reference.js";
 import { stageFunction } from "../image/stage.js";
 import { formatBytes, table } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
-import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { loadModelStep, modelOptions } from "./model-options.js";
 
 const ECR_HOST = /^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
 
@@ -61,11 +61,7 @@ export const buildCommand = defineCommand({
       }
     }
     const ca = opts.registryCa ? await readFile(resolve(ctx.cwd, opts.registryCa)) : undefined;
-    const spec = await ctx.out.step("Loading model", async (s) => {
-      const m = await loadModelFromOptions(ctx, opts, s, { model: config.model, labels: config.labels });
-      s.done(`${m.manifest.id} (weights from ${m.weights.source})`);
-      return m;
-    });
+    const spec = await loadModelStep(ctx, opts, { model: config.model, labels: config.labels });
     const dir = await mkdtemp(join(tmpdir(), "imgfn-build-"));
     try {
       const staged = await stageFunction(spec, join(dir, "task"));

@@ -9,7 +9,7 @@ import { type DevState, devStatePath, localDir, readDevState, removeDevState, wr
 import { renderLogEvent } from "../ui/logs.js";
 import type { Context } from "./command.js";
 import { defineCommand } from "./command.js";
-import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { loadModelStep, modelOptions } from "./model-options.js";
 import { parsePositive } from "./predict.js";
 
 export function parsePort(value: string, flag: string): number {
@@ -32,11 +32,7 @@ export async function startStackForCommand(
   extra: { overrides?: ConfigInput; s3Port?: number; invokePort?: number; retryDelays?: number[] } = {},
 ): Promise<{ config: Config; stack: LocalStack }> {
   const config = loadConfig(ctx.cwd, { region: ctx.globals.region, concurrency: opts.concurrency, ...extra.overrides }, ctx.globals.config);
-  const spec = await ctx.out.step("Loading model", async (s) => {
-    const m = await loadModelFromOptions(ctx, opts, s, { model: config.model, labels: config.labels });
-    s.done(`${m.manifest.id} (weights from ${m.weights.source})`);
-    return m;
-  });
+  const spec = await loadModelStep(ctx, opts, { model: config.model, labels: config.labels });
   ctx.signal.throwIfAborted();
   const stack = await ctx.out.step("Starting local S3 and the Lambda emulator", async (s) => {
     const st = await startLocalStack({ config, spec, root, s3Port: extra.s3Port, invokePort: extra.invokePort, retryDelays: extra.retryDelays });

@@ -37,6 +37,15 @@ function num(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+/** The "Loading model" step predict, build, dev and demo show: progress, then the model and where its weights came from. */
+export function loadModelStep(ctx: Context, opts: Record<string, any>, defaults: { model?: string; labels?: string } = {}): Promise<ModelSpec> {
+  return ctx.out.step("Loading model", async (s) => {
+    const m = await loadModelFromOptions(ctx, opts, s, defaults);
+    s.done(`${m.manifest.id} (weights from ${m.weights.source})`);
+    return m;
+  });
+}
+
 /** Options → ModelSpec, with download progress shown on the step. */
 export async function loadModelFromOptions(ctx: Context, opts: Record<string, any>, step?: StepHandle, defaults: { model?: string; labels?: string; offline?: boolean } = {}): Promise<ModelSpec> {
   const preprocess: Partial<Preprocess> = {};

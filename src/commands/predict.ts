@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
 import { DEFAULT_MAX_PIXELS } from "../../handler/settings.js";
 import { PartialFailure } from "../errors.js";
-import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { loadModelStep, modelOptions } from "./model-options.js";
 import { defineCommand } from "./command.js";
 import { formatMs, table } from "../ui/output.js";
 
@@ -23,11 +23,7 @@ export const predictCommand = defineCommand({
     modelOptions(cmd);
   },
   async run(ctx, files: string[], opts) {
-    const spec = await ctx.out.step("Loading model", async (s) => {
-      const m = await loadModelFromOptions(ctx, opts, s);
-      s.done(`${m.manifest.id} (weights from ${m.weights.source})`);
-      return m;
-    });
+    const spec = await loadModelStep(ctx, opts);
     const classifier = await Classifier.load({ manifest: spec.manifest, model: spec.weights.path, labels: spec.labels, threads: opts.threads });
     const results: FileResult[] = [];
     for (const file of files) {
