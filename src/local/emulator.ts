@@ -16,12 +16,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../paths.js";
 import type { LogEvent } from "../target.js";
-
-export interface LambdaError {
-  errorType: string;
-  errorMessage: string;
-  trace: string[];
-}
+// type only: the worker is its own entry point (dist/local/worker.js), never loaded here
+import type { LambdaError } from "./worker.js";
 
 export interface EmulatorOptions {
   /** LAMBDA_TASK_ROOT: the staged function. */
