@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-ecr";
 import { registryAuthFromEcrToken, type RegistryAuth } from "../image/index.js";
 import { UserError } from "../errors.js";
-import { hasName } from "./errors.js";
+import { hasName, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
 
 /** Images kept by the lifecycle rule (older ones expire; the function pins a digest). */
@@ -77,12 +77,7 @@ export async function ensureRepository(ecr: ECRClient, req: RepositoryRequest, o
     changes.push("scan on push enabled");
     if (!opts.dryRun) await ecr.send(new PutImageScanningConfigurationCommand({ repositoryName: req.name, imageScanningConfiguration: { scanOnPush: true } }));
   }
-  let currentPolicy: string | undefined;
-  try {
-    currentPolicy = (await ecr.send(new GetLifecyclePolicyCommand({ repositoryName: req.name }))).lifecyclePolicyText;
-  } catch (err) {
-    if (!hasName(err, "LifecyclePolicyNotFoundException")) throw err;
-  }
+  const currentPolicy = (await tolerating(ecr.send(new GetLifecyclePolicyCommand({ repositoryName: req.name })), "LifecyclePolicyNotFoundException"))?.lifecyclePolicyText;
   if (!currentPolicy || JSON.stringify(JSON.parse(currentPolicy)) !== lifecyclePolicy()) {
     changes.push("lifecycle rule set");
     if (!opts.dryRun) await ecr.send(new PutLifecyclePolicyCommand({ repositoryName: req.name, lifecyclePolicyText: lifecyclePolicy() }));
@@ -120,12 +115,6 @@ export async function deleteRepository(ecr: ECRClient, name: string, ownTags: Re
   if (!repo) return outcome("absent");
   const tags = await repositoryTags(ecr, repo.repositoryArn!);
   if (!Object.entries(ownTags).every(([k, v]) => tags[k] === v)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
-  if (!opts.dryRun) {
-    try {
-      await ecr.send(new DeleteRepositoryCommand({ repositoryName: name, force: true }));
-    } catch (err) {
-      if (!hasName(err, "RepositoryNotFoundException")) throw err;
-    }
-  }
+  if (!opts.dryRun) await tolerating(ecr.send(new DeleteRepositoryCommand({ repositoryName: name, force: true })), "RepositoryNotFoundException");
   return outcome("delete", ["with its images"]);
 }

@@ -14,6 +14,19 @@ export function errorName(err: unknown): string {
   return String(e?.name ?? e?.Code ?? e?.code ?? "");
 }
 
+/**
+ * Awaits an AWS call, taking the named errors to mean the wanted state already holds (a delete of
+ * something gone, a create of something there): they resolve to undefined instead of throwing.
+ */
+export async function tolerating<T>(call: Promise<T>, ...names: string[]): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if (hasName(err, ...names)) return undefined;
+    throw err;
+  }
+}
+
 export function hasName(err: unknown, ...names: string[]): boolean {
   return names.includes(errorName(err));
 }

@@ -24,7 +24,7 @@ import {
 } from "@aws-sdk/client-lambda";
 import type { Architecture } from "../config.js";
 import { UserError } from "../errors.js";
-import { hasName } from "./errors.js";
+import { hasName, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { pollUntil, retryWhile, type Waiter } from "./retry.js";
 
@@ -313,13 +313,7 @@ export async function ensureInvokePermission(lambda: LambdaClient, req: Permissi
 export async function removeInvokePermission(lambda: LambdaClient, functionName: string, statementId: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
   const existing = (await policyStatements(lambda, functionName)).find((s) => s.Sid === statementId);
   if (!existing) return outcome("absent");
-  if (!opts.dryRun) {
-    try {
-      await lambda.send(new RemovePermissionCommand({ FunctionName: functionName, StatementId: statementId }));
-    } catch (err) {
-      if (!hasName(err, "ResourceNotFoundException")) throw err;
-    }
-  }
+  if (!opts.dryRun) await tolerating(lambda.send(new RemovePermissionCommand({ FunctionName: functionName, StatementId: statementId })), "ResourceNotFoundException");
   return outcome("delete");
 }
 
@@ -327,12 +321,6 @@ export async function deleteFunction(lambda: LambdaClient, functionName: string,
   const fn = await getFunction(lambda, functionName);
   if (!fn) return outcome("absent");
   if (!Object.entries(ownTags).every(([k, v]) => fn.Tags?.[k] === v)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
-  if (!opts.dryRun) {
-    try {
-      await lambda.send(new DeleteFunctionCommand({ FunctionName: functionName }));
-    } catch (err) {
-      if (!hasName(err, "ResourceNotFoundException")) throw err;
-    }
-  }
+  if (!opts.dryRun) await tolerating(lambda.send(new DeleteFunctionCommand({ FunctionName: functionName })), "ResourceNotFoundException");
   return outcome("delete");
 }

@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import type { LogEvent, LogQuery, LogSource } from "../target.js";
 import { parseReport, type ReportLine } from "../ui/logs.js";
-import { hasName } from "./errors.js";
+import { hasName, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { realSleep, type Sleep } from "./retry.js";
 
@@ -35,11 +35,7 @@ export async function ensureLogGroup(logs: CloudWatchLogsClient, req: LogGroupRe
   const group = await describeLogGroup(logs, req.name);
   if (!group) {
     if (!opts.dryRun) {
-      try {
-        await logs.send(new CreateLogGroupCommand({ logGroupName: req.name, tags: req.tags }));
-      } catch (err) {
-        if (!hasName(err, "ResourceAlreadyExistsException")) throw err;
-      }
+      await tolerating(logs.send(new CreateLogGroupCommand({ logGroupName: req.name, tags: req.tags })), "ResourceAlreadyExistsException");
       await logs.send(new PutRetentionPolicyCommand({ logGroupName: req.name, retentionInDays: req.retentionDays }));
     }
     return outcome("create", [`retention ${req.retentionDays} days`]);
@@ -51,13 +47,7 @@ export async function ensureLogGroup(logs: CloudWatchLogsClient, req: LogGroupRe
 
 export async function deleteLogGroup(logs: CloudWatchLogsClient, name: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
   if (!(await describeLogGroup(logs, name))) return outcome("absent");
-  if (!opts.dryRun) {
-    try {
-      await logs.send(new DeleteLogGroupCommand({ logGroupName: name }));
-    } catch (err) {
-      if (!hasName(err, "ResourceNotFoundException")) throw err;
-    }
-  }
+  if (!opts.dryRun) await tolerating(logs.send(new DeleteLogGroupCommand({ logGroupName: name })), "ResourceNotFoundException");
   return outcome("delete");
 }
 

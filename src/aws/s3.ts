@@ -20,7 +20,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { CREATED_BUCKET_TAG, triggerFilters } from "../config.js";
 import { UserError } from "../errors.js";
-import { hasName, httpStatus } from "./errors.js";
+import { hasName, httpStatus, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
 
 export interface BucketState {
@@ -329,11 +329,7 @@ export async function deleteBucket(s3: S3Client, bucket: string): Promise<number
     }
     deleted += objects.length;
   }
-  try {
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } catch (err) {
-    if (!hasName(err, "NoSuchBucket")) throw err;
-  }
+  await tolerating(s3.send(new DeleteBucketCommand({ Bucket: bucket })), "NoSuchBucket");
   return deleted;
 }
 
