@@ -310,7 +310,7 @@ export async function verifyDeployment(ctx: Context, config: Config, bucket: str
     if (!config.model && !CAT_CLASSES.has(top.index)) {
       throw new UserError(`verification failed: the sample cat was classified as "${top.label}"`, { hint: "check the model and preprocessing with: imgfn predict samples/cat.jpg" });
     }
-    const report = result.requestId ? await findReport(logs, resourceNames(config).logGroupName, result.requestId, started - 60_000, { sleep: deps.sleep, signal: ctx.signal }) : undefined;
+    const report = result.requestId ? await findReport(logs, logGroup, result.requestId, started - 60_000, { sleep: deps.sleep, signal: ctx.signal }) : undefined;
     return { key, top1: top.label, score: top.score, latencyMs: outcome.latency ?? Date.now() - started, report };
   } finally {
     await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: key }, { Key: outcome.resultKey }], Quiet: true } })).catch((err) => {
