@@ -147,6 +147,8 @@ export function resourceNames(config: Pick<Config, "app">) {
     /** Notification configuration Ids imgfn owns start with this. */
     notificationIdPrefix: `${base}-`,
     permissionStatementId: `${base}-s3-invoke`,
+    /** SQS queue that receives the events the function failed on after every retry. */
+    failureQueueName: `${base}-failed`,
     tags: { "imgfn:app": config.app, "managed-by": "imgfn" } as Record<string, string>,
   };
 }
@@ -181,13 +183,15 @@ export function bucketName(config: Pick<Config, "app" | "bucket">, account: stri
 }
 
 /**
- * The environment the function reads (handler/settings.ts), from the config. Behind an
+ * The environment the function reads (handler/settings.ts), from the config and the bucket. Behind an
  * --endpoint-url (an emulator) the function's own S3 client must use path-style addresses too;
  * deploy sets that and status expects it, so neither reports the other's choice as drift.
  */
-export function functionEnvironment(config: Config, opts: { endpointUrl?: string } = {}): Record<string, string> {
+export function functionEnvironment(config: Config, opts: { endpointUrl?: string; bucket?: string } = {}): Record<string, string> {
   return {
     ...(opts.endpointUrl ? { IMGFN_S3_FORCE_PATH_STYLE: "1" } : {}),
+    // the only bucket whose records the function processes (records for any other are skipped)
+    ...(opts.bucket ? { IMGFN_BUCKET: opts.bucket } : {}),
     IMGFN_INPUT_PREFIX: config.inputPrefix,
     IMGFN_OUTPUT_PREFIX: config.outputPrefix,
     IMGFN_SUFFIXES: config.suffixes.join(","),
