@@ -8,6 +8,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 import { Classifier, ImageInputError } from "./classify.js";
 import { parseLabels, validateManifest } from "./manifest.js";
 import { decodeS3Key, outputKeyFor, skipReason } from "./keys.js";
+import { type FunctionUrlEvent, type FunctionUrlResult, handleFunctionUrlEvent, isFunctionUrlEvent } from "./http.js";
 import { readSettings, type Settings } from "./settings.js";
 
 export interface S3EventRecord {
@@ -69,9 +70,13 @@ export function classifier(): Promise<Classifier> {
 // A failure here is reported by the first invocation instead, with the cause.
 if (settings.preload) await classifier().catch(() => {});
 
-export async function handler(event: S3Event, context: LambdaContext): Promise<{ results: RecordOutcome[] }> {
+export async function handler(event: S3Event, context: LambdaContext): Promise<{ results: RecordOutcome[] }>;
+export async function handler(event: FunctionUrlEvent, context: LambdaContext): Promise<FunctionUrlResult>;
+export async function handler(event: S3Event | FunctionUrlEvent, context: LambdaContext): Promise<{ results: RecordOutcome[] } | FunctionUrlResult> {
   const coldStart = invocations++ === 0;
   const requestId = context?.awsRequestId ?? "local";
+  // A Function URL request (payload 2.0) is answered synchronously and never touches S3.
+  if (isFunctionUrlEvent(event)) return handleFunctionUrlEvent(event, requestId, { settings, classifier, log, coldStart });
   if (event?.Event === "s3:TestEvent") {
     log("info", "s3 test event ignored", { requestId });
     return { results: [] };

@@ -39,6 +39,8 @@ export interface Config {
   concurrency: number;
   /** Asynchronous-invocation retries (Lambda's default is 2). */
   retries: number;
+  /** The Function URL (synchronous HTTP classification): false, or its auth type and CORS. */
+  http: HttpConfig | false;
   /** Folder the config was read from; relative paths resolve against it. */
   root: string;
 }
@@ -57,7 +59,20 @@ export const DEFAULTS: Omit<Config, "app" | "root"> = {
   logRetentionDays: 14,
   concurrency: 2,
   retries: 2,
+  http: false,
 };
+
+export type FunctionUrlAuth = "AWS_IAM" | "NONE";
+export interface CorsConfig {
+  allowOrigins: string[];
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  maxAge?: number;
+}
+export interface HttpConfig {
+  auth: FunctionUrlAuth;
+  cors?: CorsConfig;
+}
 
 const KNOWN_KEYS = new Set<string>([...Object.keys(DEFAULTS), "app", "region", "bucket", "reservedConcurrency", "model", "labels"]);
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -130,9 +145,57 @@ export function validateConfig(raw: Record<string, any>, root: string, source = 
     fail(`"bucket" ${JSON.stringify(c.bucket)} is not a valid S3 bucket name (3-63 lower-case letters, digits, dots, dashes)`);
   }
   if (typeof c.baseImage !== "string" || c.baseImage === "") fail(`"baseImage" must be an image reference`);
+  c.http = validateHttp(c.http, fail);
   if (c.model !== undefined) c.model = resolve(root, c.model);
   if (c.labels !== undefined) c.labels = resolve(root, c.labels);
   return c;
+}
+
+/** "http": true | false | { "auth": "AWS_IAM" | "NONE", "cors": { "allowOrigins": [...] } } → HttpConfig | false. */
+function validateHttp(raw: unknown, fail: (msg: string, hint?: string) => never): HttpConfig | false {
+  if (raw === false || raw === undefined || raw === null) return false;
+  if (raw === true) return { auth: "AWS_IAM" };
+  const example = `"http": true, or { "auth": "AWS_IAM", "cors": { "allowOrigins": ["https://app.example.com"] } }`;
+  if (typeof raw !== "object" || Array.isArray(raw)) fail(`"http" must be true, false or an object`, example);
+  const h = raw as Record<string, any>;
+  const unknown = Object.keys(h).filter((k) => k !== "auth" && k !== "cors");
+  if (unknown.length) fail(`"http" has unknown setting${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (known: auth, cors)`, example);
+  const auth = h.auth ?? "AWS_IAM";
+  if (auth !== "AWS_IAM" && auth !== "NONE") fail(`"http.auth" must be "AWS_IAM" (signed requests only, the default) or "NONE" (public), got ${JSON.stringify(auth)}`);
+  if (h.cors === undefined) return { auth };
+  const cors = h.cors as Record<string, any>;
+  if (!cors || typeof cors !== "object" || Array.isArray(cors)) fail(`"http.cors" must be an object like { "allowOrigins": ["https://app.example.com"] }`);
+  const badCors = Object.keys(cors).filter((k) => !["allowOrigins", "allowMethods", "allowHeaders", "maxAge"].includes(k));
+  if (badCors.length) fail(`"http.cors" has unknown setting${badCors.length > 1 ? "s" : ""} ${badCors.join(", ")} (known: allowOrigins, allowMethods, allowHeaders, maxAge)`);
+  const strings = (name: string, v: unknown, ok: (s: string) => boolean, what: string) => {
+    if (!Array.isArray(v) || v.length === 0 || v.length > 100 || !v.every((s) => typeof s === "string" && ok(s))) fail(`"http.cors.${name}" must be a list of ${what}; got ${JSON.stringify(v)}`);
+    return v as string[];
+  };
+  // Lambda accepts "*" or scheme://host[:port] (no path) for each origin
+  const allowOrigins = strings("allowOrigins", cors.allowOrigins, (s) => s === "*" || /^https?:\/\/[^/\s]+$/.test(s), `origins like "https://app.example.com" (no path) or "*"`);
+  const out: CorsConfig = { allowOrigins };
+  if (cors.allowMethods !== undefined) out.allowMethods = strings("allowMethods", cors.allowMethods, (s) => /^(\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)$/.test(s), `HTTP methods ("POST", "GET") or "*"`);
+  if (cors.allowHeaders !== undefined) out.allowHeaders = strings("allowHeaders", cors.allowHeaders, (s) => /^[!#$%&'*+.^\w|~-]+$/.test(s), "header names");
+  if (cors.maxAge !== undefined) {
+    if (!Number.isInteger(cors.maxAge) || cors.maxAge < 0 || cors.maxAge > 86400) fail(`"http.cors.maxAge" must be seconds from 0 to 86400; got ${JSON.stringify(cors.maxAge)}`);
+    out.maxAge = cors.maxAge;
+  }
+  return { auth, cors: out };
+}
+
+/**
+ * The CORS rules a Function URL applies (deploy writes them; the local URL server obeys them): the
+ * configured origins, GET and POST, and the headers a browser needs to send (SigV4's for AWS_IAM).
+ */
+export function effectiveCors(http: HttpConfig): Required<CorsConfig> | undefined {
+  if (!http.cors) return undefined;
+  const signing = http.auth === "AWS_IAM" ? ["authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"] : [];
+  return {
+    allowOrigins: http.cors.allowOrigins,
+    allowMethods: http.cors.allowMethods ?? ["GET", "POST"],
+    allowHeaders: http.cors.allowHeaders ?? ["content-type", ...signing],
+    maxAge: http.cors.maxAge ?? 300,
+  };
 }
 
 /** Names of everything imgfn creates for an app, so it recognises its own resources. */

@@ -10,7 +10,7 @@ import { extname, join } from "node:path";
 import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import type { Context } from "../commands/command.js";
-import { bucketName, type Config, functionEnvironment, resourceNames } from "../config.js";
+import { bucketName, type Config, functionEnvironment, type HttpConfig, resourceNames } from "../config.js";
 import { UserError } from "../errors.js";
 import type { BuilderChoice, ImageBuilder } from "../image/index.js";
 import { stageFunction } from "../image/stage.js";
@@ -24,6 +24,7 @@ import { ensureRepository, pushRepository, registryLogin } from "./ecr.js";
 import { ensureRole, rolePolicy } from "./iam.js";
 import { digestOf, ensureFunction, ensureInvokePermission, getFunction, currentImage } from "./lambda.js";
 import { ensureLogGroup, findReport } from "./logs.js";
+import { PUBLIC_URL_WARNING, syncFunctionUrl, verifyFunctionUrl, type HttpVerifyReport } from "./function-url.js";
 import { type Action, changed, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import type { Sleep, Waiter } from "./retry.js";
 import { ensureBucket, ensureTrigger } from "./s3.js";
@@ -78,6 +79,9 @@ export interface DeployReport {
   steps: StepRecord[];
   changed: boolean;
   verify?: VerifyReport;
+  /** The Function URL when "http" is on (deploy --http). */
+  functionUrl?: string;
+  verifyHttp?: HttpVerifyReport;
   /** Set when a dry run could not read the account (no credentials): everything is planned as new. */
   offline?: boolean;
   /** Why the plan is offline. */
@@ -200,7 +204,12 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun }),
   );
 
-  const report: DeployReport = { dryRun, account, region, bucket, functionName: names.functionName, functionArn, imageUri, steps, changed: steps.some((s) => changed(s)) };
+  // 8b. Function URL ("http" / --http), or its removal when http is off
+  const urlPlan = await syncFunctionUrl(clients.lambda, names.functionName, config.http, { sleep: deps.sleep, signal: ctx.signal }, { dryRun: true });
+  const url = urlPlan && (await run("function-url", "Function URL", names.functionName, async (waiter) => (dryRun ? urlPlan : (await syncFunctionUrl(clients.lambda, names.functionName, config.http, waiter))!)));
+  if (config.http && config.http.auth === "NONE") ctx.out.warn(PUBLIC_URL_WARNING);
+
+  const report: DeployReport = { dryRun, account, region, bucket, functionName: names.functionName, functionArn, imageUri, steps, changed: steps.some((s) => changed(s)), functionUrl: url?.url };
 
   // 9. Verify
   if (opts.verify === false) {
@@ -214,6 +223,16 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
       s.done(`${v.top1} (${(v.score * 100).toFixed(1)}%) in ${formatMs(v.latencyMs)} end to end`);
       return v;
     });
+  }
+  if (config.http && report.functionUrl && !dryRun && opts.verify !== false) {
+    const skip = clients.options.endpointUrl ? "an --endpoint-url emulator does not serve Function URLs" : undefined;
+    if (skip) steps.push({ step: "verify-http", resource: report.functionUrl, action: "skip", changes: [skip] });
+    else
+      report.verifyHttp = await ctx.out.step("Verify HTTP", async (s) => {
+        const v = await verifyFunctionUrl(clients, report.functionUrl!, config.http as HttpConfig, deps.sample, (i) => Boolean(config.model) || CAT_CLASSES.has(i), ctx.signal);
+        s.done(`POST ${report.functionUrl} → ${v.top1} (${(v.score * 100).toFixed(1)}%) in ${formatMs(v.latencyMs)}`);
+        return v;
+      });
   }
   return report;
 }
@@ -342,6 +361,7 @@ export function freshPlan(config: Config, region: string, opts: DeployOptions, w
     s("function", names.functionName, [`${config.architecture}, ${config.memory} MB, ${config.timeout} s`, ...(config.reservedConcurrency !== undefined ? [`reserved concurrency ${config.reservedConcurrency}`] : [])]),
     s("permission", names.permissionStatementId, [`s3.amazonaws.com from ${bucket}`]),
     s("trigger", `s3://${bucket}/${config.inputPrefix}`, [`${Math.max(1, config.suffixes.length)} rule(s) for ${config.suffixes.join(" ") || "every key"}`]),
+    ...(config.http ? [s("function-url", names.functionName, [`auth ${config.http.auth}`, ...(config.http.auth === "NONE" ? ["allow anyone: lambda:InvokeFunctionUrl, lambda:InvokeFunction (via the URL)"] : [])])] : []),
     opts.verify === false ? s("verify", "samples/cat.jpg", ["--no-verify"], "skip") : s("verify", "samples/cat.jpg", ["upload, wait for the result, delete both"]),
   ];
   return { dryRun: true, offline: true, account, region, bucket, functionName: names.functionName, steps, changed: true, note: why };

@@ -95,7 +95,7 @@ const short = (digest: string | undefined) => (digest?.startsWith("sha256:") ? d
 const ROLE_NOT_READY = /cannot be assumed by Lambda|role defined for the function cannot be assumed/i;
 const roleNotReady = (err: unknown) =>
   hasName(err, "InvalidParameterValueException") && ROLE_NOT_READY.test((err as Error).message) ? "waiting for the new role to become usable by Lambda" : undefined;
-const updateInProgress = (err: unknown) => (hasName(err, "ResourceConflictException") && !/already exists/i.test((err as Error).message) ? "waiting for the previous update to finish" : undefined);
+export const updateInProgress = (err: unknown) => (hasName(err, "ResourceConflictException") && !/already exists/i.test((err as Error).message) ? "waiting for the previous update to finish" : undefined);
 const roleOrConflict = (err: unknown) => roleNotReady(err) ?? updateInProgress(err);
 
 /** "reason (ReasonCode)", as much of it as Lambda gave. */

@@ -9,8 +9,10 @@ import { UserError } from "../errors.js";
 import type { AwsClients } from "./clients.js";
 import { deleteRepository } from "./ecr.js";
 import { deleteRole } from "./iam.js";
+import { deleteFunctionUrl } from "./function-url.js";
 import { deleteFunction, removeInvokePermission } from "./lambda.js";
 import { deleteLogGroup } from "./logs.js";
+import { realSleep } from "./retry.js";
 import { type Action, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import { countObjects, deleteBucket, inspectBucket, removeTrigger } from "./s3.js";
 import { callerIdentity } from "./sts.js";
@@ -62,6 +64,7 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   const tasks: Task[] = [
     { step: "trigger", title: "Trigger rules", resource: `s3://${bucket}`, run: (dryRun) => removeTrigger(clients.s3, bucket, names.notificationIdPrefix, names.functionName, { dryRun }) },
     { step: "permission", title: "Invoke permission", resource: names.permissionStatementId, run: (dryRun) => removeInvokePermission(clients.lambda, names.functionName, names.permissionStatementId, { dryRun }) },
+    { step: "function-url", title: "Function URL", resource: names.functionName, run: (dryRun) => deleteFunctionUrl(clients.lambda, names.functionName, { sleep: realSleep, signal: ctx.signal }, { dryRun }) },
     { step: "function", title: "Function", resource: names.functionName, run: (dryRun) => deleteFunction(clients.lambda, names.functionName, names.tags, { dryRun }) },
     {
       step: "log-group",

@@ -1,19 +1,11 @@
 import { InvalidArgumentError } from "commander";
 import { readFile } from "node:fs/promises";
-import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
+import { Classifier, ImageInputError } from "../../handler/classify.js";
 import { DEFAULT_MAX_PIXELS } from "../../handler/settings.js";
 import { PartialFailure } from "../errors.js";
 import { loadModelStep, modelOptions } from "./model-options.js";
 import { defineCommand } from "./command.js";
-import { formatMs, table } from "../ui/output.js";
-
-interface FileResult {
-  file: string;
-  predictions?: Prediction[];
-  image?: { format: string; width: number; height: number };
-  timings?: { read: number; preprocess: number; inference: number };
-  error?: { code: string; message: string };
-}
+import { type FileResult, fileReadError, printFileResults } from "../ui/predictions.js";
 
 export const predictCommand = defineCommand({
   options: (cmd) => {
@@ -34,24 +26,14 @@ export const predictCommand = defineCommand({
         const r = await classifier.classify(bytes, { topK: opts.top, maxPixels: opts.maxPixels });
         results.push({ file, predictions: r.predictions, image: r.image, timings: { read: round(read), ...r.timings } });
       } catch (err) {
-        if (err instanceof ImageInputError) results.push({ file, error: { code: err.code, message: err.message } });
-        else if ((err as NodeJS.ErrnoException).code === "ENOENT") results.push({ file, error: { code: "FILE_NOT_FOUND", message: `no such file: ${file}` } });
-        else if ((err as NodeJS.ErrnoException).code === "EISDIR") results.push({ file, error: { code: "IS_A_DIRECTORY", message: `${file} is a folder; pass image files` } });
-        else throw err;
+        const error = err instanceof ImageInputError ? { code: err.code, message: err.message } : fileReadError(err, file);
+        if (!error) throw err;
+        results.push({ file, error });
       }
     }
     await classifier.release();
     ctx.out.result(results);
-    const { c } = ctx.out;
-    for (const r of results) {
-      if (r.error) {
-        ctx.out.print(`${c.bold(r.file)}  ${c.red(r.error.code)}: ${r.error.message}`);
-        continue;
-      }
-      const t = r.timings!;
-      ctx.out.print(`${c.bold(r.file)}  ${c.dim(`${r.image!.width}x${r.image!.height} ${r.image!.format}, preprocess ${formatMs(t.preprocess)}, inference ${formatMs(t.inference)}`)}`);
-      ctx.out.print(table(r.predictions!.map((p, i) => [`${i + 1}.`, (p.score * 100).toFixed(1).padStart(5) + "%", p.label, c.dim(`#${p.index}`)]), { indent: 2 }));
-    }
+    printFileResults(ctx.out, results);
     const failed = results.filter((r) => r.error).length;
     if (failed) throw new PartialFailure(`${failed} of ${results.length} file${results.length > 1 ? "s" : ""} could not be classified`);
   },
