@@ -2,6 +2,7 @@
  * The function's synchronous door: Lambda Function URL events (payload format 2.0). The same
  * classifier and limits as the S3 path, the answer in the response, nothing written to S3.
  *   POST / or /classify  raw image body (base64 when Lambda says so), ?top=N  → 200 result document
+ *                        (Content-Type image/*, application/octet-stream, curl's default form type, or none)
  *   GET /                a small description of the model
  * Bad input answers with the S3 path's error.code/error.message (400, 413 or 422).
  */
@@ -42,7 +43,8 @@ export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 export const SYNC_LIMIT_TEXT = `Lambda's 6 MB (${SYNC_PAYLOAD_LIMIT}-byte) synchronous payload limit; binary bodies are sent base64-encoded, so an image must be under about 4.5 MB (upload larger ones to S3 instead)`;
 
 const ROUTES = new Set(["/", "/classify"]);
-const ACCEPTED_TYPES = /^(image\/[\w.+-]+|application\/octet-stream)$/i;
+// x-www-form-urlencoded is what `curl --data-binary @cat.jpg` says by default: still raw bytes
+const ACCEPTED_TYPES = /^(image\/[\w.+-]+|application\/octet-stream|application\/x-www-form-urlencoded)$/i;
 
 /** A Function URL (or API Gateway HTTP API) event, as opposed to an S3 notification. */
 export function isFunctionUrlEvent(event: unknown): event is FunctionUrlEvent {

@@ -4,6 +4,7 @@ import type { AwsClients } from "./clients.js";
 import { describeRepository } from "./ecr.js";
 import { canonical, getInlinePolicy, getRole, rolePolicy } from "./iam.js";
 import { configurationChanges, currentImage, digestOf, getFunction, policyStatements } from "./lambda.js";
+import { type FunctionUrlView, functionUrlDrift, getFunctionUrl, viewOf } from "./function-url.js";
 import { describeLogGroup, type InvocationSummary, summarizeInvocations } from "./logs.js";
 import { desiredRules, getNotifications, isOwnRule, type RuleView, ruleViews, sameRules } from "./s3.js";
 import { callerIdentity } from "./sts.js";
@@ -28,6 +29,8 @@ export interface StatusReport {
   };
   trigger: { ours: RuleView[]; foreign: number };
   permission: boolean;
+  /** The Function URL, when one is configured. */
+  functionUrl?: FunctionUrlView;
   role?: { name: string; arn?: string };
   repository?: { name: string; uri?: string };
   logs: InvocationSummary & { retentionDays?: number; since: number };
@@ -41,7 +44,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
   const bucket = bucketName(config, account, region);
   const since = opts.since ?? Date.now() - 24 * 3600_000;
 
-  const [fn, role, repo, notifications, statements, group, summary] = await Promise.all([
+  const [fn, role, repo, notifications, statements, group, summary, url] = await Promise.all([
     getFunction(clients.lambda, names.functionName),
     getRole(clients.iam, names.roleName),
     describeRepository(clients.ecr, names.repositoryName),
@@ -49,6 +52,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
     policyStatements(clients.lambda, names.functionName),
     describeLogGroup(clients.logs, names.logGroupName),
     summarizeInvocations(clients.logs, names.logGroupName, since),
+    getFunctionUrl(clients.lambda, names.functionName),
   ]);
   const rules = ruleViews(notifications);
   const ours = rules.filter((r) => isOwnRule(r, names.notificationIdPrefix, names.functionName));
@@ -73,6 +77,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
     if (ours.length === 0) drift.push("trigger: no imgfn rules on the bucket (uploads do not invoke the function)");
     else if (!sameRules(ours, wantedRules)) drift.push("trigger rules differ from the config's prefix/suffixes");
     if (!statements.some((s) => s.Sid === names.permissionStatementId)) drift.push("invoke permission for S3 is missing");
+    drift.push(...functionUrlDrift(url, config.http, statements, names.functionName));
   }
   if (role) {
     const policy = await getInlinePolicy(clients.iam, names.roleName, names.policyName);
@@ -104,6 +109,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
       : undefined,
     trigger: { ours, foreign: rules.length - ours.length },
     permission: statements.some((s) => s.Sid === names.permissionStatementId),
+    functionUrl: url ? viewOf(url) : undefined,
     role: role ? { name: names.roleName, arn: role.Arn } : undefined,
     repository: repo ? { name: names.repositoryName, uri: repo.repositoryUri } : undefined,
     logs: { ...summary, retentionDays: group?.retentionInDays, since },

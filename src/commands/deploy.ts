@@ -56,13 +56,16 @@ export const deployCommand = defineCommand({
       .option("--no-verify", "skip the sample upload at the end")
       .option("--image <uri>", "deploy this image (repository@sha256:… or an ECR tag) instead of building")
       .option("--registry <host>", "push to this registry host instead of the one ECR names (emulators, proxies)")
-      .option("--builder <kind>", "auto | docker | oci (daemonless)", "auto");
+      .option("--builder <kind>", "auto | docker | oci (daemonless)", "auto")
+      .option("--http", 'also serve classification over HTTP: a Function URL with AWS_IAM auth (config "http" sets auth NONE and CORS)');
     configFlags(cmd);
     modelOptions(cmd);
   },
   async run(ctx, opts) {
     if (!["auto", "docker", "oci"].includes(opts.builder)) throw new ConfigError(`--builder must be auto, docker or oci (got "${opts.builder}")`);
     const config = loadConfig(ctx.cwd, configOverrides(opts, ctx.globals), ctx.globals.config);
+    // --http turns the URL on; an "http" object in the config keeps its auth and CORS
+    if (opts.http && !config.http) config.http = { auth: "AWS_IAM" };
     const report = await withAwsErrors(async () => {
       const clients = await createClients(ctx.globals, config, { registry: opts.registry, env: ctx.env });
       return deploy(
@@ -96,6 +99,7 @@ function printReport(ctx: Context, report: DeployReport): void {
     ["bucket", `s3://${report.bucket}`],
     ["image", report.imageUri ?? ""],
     ["upload", "imgfn upload <image files>"],
+    ...(report.functionUrl ? [["function URL", `${report.functionUrl}  (imgfn classify <image files>)`]] : []),
     ["logs", "imgfn logs --follow"],
   ];
   const v = report.verify;
@@ -104,5 +108,7 @@ function printReport(ctx: Context, report: DeployReport): void {
     const figures = r ? `; ${r.initDuration !== undefined ? `init ${formatMs(r.initDuration)}, ` : ""}duration ${formatMs(r.duration)}, max memory ${r.maxMemoryUsed}/${r.memorySize} MB` : "";
     rows.splice(2, 0, ["verified", `cat → ${v.top1} (${(v.score * 100).toFixed(1)}%), ${formatMs(v.latencyMs)} end to end${figures}`]);
   }
+  const h = report.verifyHttp;
+  if (h) rows.splice(3, 0, ["verified HTTP", `cat → ${h.top1} (${(h.score * 100).toFixed(1)}%), ${formatMs(h.latencyMs)} round trip`]);
   ctx.out.print(table(rows, { indent: 2 }));
 }

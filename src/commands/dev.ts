@@ -29,13 +29,13 @@ export async function startStackForCommand(
   ctx: Context,
   opts: Record<string, any>,
   root: string,
-  extra: { overrides?: ConfigInput; s3Port?: number; invokePort?: number; retryDelays?: number[] } = {},
+  extra: { overrides?: ConfigInput; s3Port?: number; invokePort?: number; functionUrlPort?: number; retryDelays?: number[] } = {},
 ): Promise<{ config: Config; stack: LocalStack }> {
   const config = loadConfig(ctx.cwd, { region: ctx.globals.region, concurrency: opts.concurrency, ...extra.overrides }, ctx.globals.config);
   const spec = await loadModelStep(ctx, opts, { model: config.model, labels: config.labels });
   ctx.signal.throwIfAborted();
   const stack = await ctx.out.step("Starting local S3 and the Lambda emulator", async (s) => {
-    const st = await startLocalStack({ config, spec, root, s3Port: extra.s3Port, invokePort: extra.invokePort, retryDelays: extra.retryDelays });
+    const st = await startLocalStack({ config, spec, root, s3Port: extra.s3Port, invokePort: extra.invokePort, functionUrlPort: extra.functionUrlPort, retryDelays: extra.retryDelays });
     s.done(`${st.functionName}, ${config.memory} MB, ${config.timeout} s timeout, ${config.concurrency} worker${config.concurrency > 1 ? "s" : ""}`);
     return st;
   });
@@ -64,6 +64,7 @@ export const devCommand = defineCommand({
   options: (cmd) => {
     cmd.option("--s3-port <port>", "port for the local S3 endpoint (0: any free port)", (v) => parsePort(v, "--s3-port"), 0);
     cmd.option("--invoke-port <port>", "port for the Lambda invoke URL (0: any free port)", (v) => parsePort(v, "--invoke-port"), 0);
+    cmd.option("--url-port <port>", "port for the local Function URL (0: any free port)", (v) => parsePort(v, "--url-port"), 0);
     cmd.option("--concurrency <n>", "function workers (default: config concurrency, 2)", (v) => parsePositive(v, "--concurrency"));
     cmd.option("--retry-delays <ms,ms>", "delays before the retries of a failed event (Lambda: 60000,120000)", parseDelays);
     modelOptions(cmd);
@@ -83,12 +84,13 @@ export const devCommand = defineCommand({
     }
     const root = localDir(ctx.cwd);
     await mkdir(root, { recursive: true });
-    const { config, stack } = await startStackForCommand(ctx, opts, root, { s3Port: opts.s3Port, invokePort: opts.invokePort, retryDelays: opts.retryDelays });
+    const { config, stack } = await startStackForCommand(ctx, opts, root, { s3Port: opts.s3Port, invokePort: opts.invokePort, functionUrlPort: opts.urlPort, retryDelays: opts.retryDelays });
     const state: DevState = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       s3Endpoint: stack.s3Endpoint,
       invokeEndpoint: stack.invokeEndpoint,
+      functionUrl: stack.functionUrl,
       bucket: stack.bucket,
       region: stack.region,
       functionName: stack.functionName,
@@ -129,11 +131,14 @@ export const devCommand = defineCommand({
         out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key S3RVER / secret S3RVER)`);
         out.print(`  ${c.bold("trigger")}        s3://${stack.bucket}/${config.inputPrefix}*{${config.suffixes.join(",")}} → ${stack.functionName} → s3://${stack.bucket}/${config.outputPrefix}`);
         out.print(`  ${c.bold("invoke URL")}     ${stack.invokeEndpoint}${INVOKE_PATH}`);
+        out.print(`  ${c.bold("function URL")}   ${stack.functionUrl}   (POST an image; GET for a description)`);
         out.print(`  ${c.bold("logs")}           ${stack.logsDir}`);
         out.print("");
         out.print(`  try:  imgfn upload --local ${shellQuote(sampleForHint(ctx.cwd))}`);
         out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
         out.print(`        imgfn invoke --local --key ${upload}`);
+        out.print(`        curl --data-binary @${shellQuote(sampleForHint(ctx.cwd))} ${stack.functionUrl}`);
+        out.print(`        imgfn classify --local ${shellQuote(sampleForHint(ctx.cwd))}`);
         out.print("");
         out.info(c.dim("streaming function logs; Ctrl-C stops everything"));
       }

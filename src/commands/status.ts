@@ -28,6 +28,7 @@ export const statusCommand = defineCommand({
       ["updated", f.lastModified ?? "?"],
       ["trigger", report.trigger.ours.length ? `s3://${report.bucket}/${report.trigger.ours[0].prefix}* ${report.trigger.ours.map((r) => r.suffix || "(any)").join(" ")}${report.trigger.foreign ? c.dim(`  (+${report.trigger.foreign} rules not imgfn's)`) : ""}` : c.yellow("none")],
       ["permission", report.permission ? "s3.amazonaws.com may invoke" : c.yellow("missing")],
+      ["function URL", report.functionUrl ? `${report.functionUrl.url}  (auth ${report.functionUrl.auth}${report.functionUrl.cors ? `, CORS ${report.functionUrl.cors.AllowOrigins?.join(" ")}` : ""})` : config.http ? c.yellow("missing") : c.dim("none (imgfn deploy --http)")],
       ["role", report.role?.arn ?? c.yellow("missing")],
       ["repository", report.repository?.uri ?? c.yellow("missing")],
       [

@@ -5,11 +5,12 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { functionEnvironment, resourceNames, type Config } from "../config.js";
+import { effectiveCors, functionEnvironment, resourceNames, type Config } from "../config.js";
 import { stageFunction } from "../image/stage.js";
 import type { ModelSpec } from "../model/spec.js";
 import { LambdaEmulator } from "./emulator.js";
 import { matchTrigger, s3Event, triggerRules, type ObjectCreated } from "./events.js";
+import { startFunctionUrlServer } from "./function-url.js";
 import { LogWriter, logGroupDir } from "./logs.js";
 import { startInvokeServer, type InvokeServer } from "./rie.js";
 import { localS3Client, localS3Environment, startLocalS3, type LocalS3 } from "./s3.js";
@@ -25,6 +26,7 @@ export interface LocalStackOptions {
   region?: string;
   s3Port?: number;
   invokePort?: number;
+  functionUrlPort?: number;
   retryDelays?: number[];
 }
 
@@ -34,6 +36,8 @@ export interface LocalStack {
   functionName: string;
   s3Endpoint: string;
   invokeEndpoint: string;
+  /** The local Function URL (payload 2.0 events through the same workers). */
+  functionUrl: string;
   taskRoot: string;
   logsDir: string;
   emulator: LambdaEmulator;
@@ -103,6 +107,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const rie: InvokeServer = await startInvokeServer(emulator, opts.invokePort);
     cleanups.push(() => rie.close());
+    const url = await startFunctionUrlServer(emulator, { port: opts.functionUrlPort, region, cors: config.http ? effectiveCors(config.http) : undefined });
+    cleanups.push(() => url.close());
 
     return {
       bucket,
@@ -110,6 +116,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functionName,
       s3Endpoint: s3.endpoint,
       invokeEndpoint: rie.endpoint,
+      functionUrl: url.url,
       taskRoot,
       logsDir,
       emulator,

@@ -10,6 +10,8 @@ export interface DevState {
   startedAt: string;
   s3Endpoint: string;
   invokeEndpoint: string;
+  /** The local Function URL: POST an image, get the classification. */
+  functionUrl?: string;
   bucket: string;
   region: string;
   functionName: string;
