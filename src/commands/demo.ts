@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { PartialFailure, UserError } from "../errors.js";
@@ -7,6 +7,7 @@ import { localS3Client } from "../local/s3.js";
 import type { LocalStack } from "../local/stack.js";
 import { isAlive } from "../local/state.js";
 import { samplePath } from "../paths.js";
+import { contentTypeFor, postImage } from "../pipeline/http-classify.js";
 import { uploadAll, uploadAndWait, type UploadItem, type UploadOutcome } from "../pipeline/upload.js";
 import { formatMs, table } from "../ui/output.js";
 import { defineCommand } from "./command.js";
@@ -54,22 +55,29 @@ export const demoCommand = defineCommand({
       });
       await stack.idle();
       s3.destroy();
-
-      const rows = outcomes.map((o) => ({ o, r: o.result?.requestId ? reports.get(o.result.requestId) : undefined }));
-      ctx.out.result({
-        results: rows.map(({ o, r }) => ({ ...outcomeJson(o), start: r ? (r.initDurationMs !== undefined ? "cold" : "warm") : undefined, initDurationMs: r?.initDurationMs, functionDurationMs: r?.durationMs, maxMemoryUsedMb: r?.maxMemoryUsedMb })),
-        workerPids: [...pids],
+      // …and the first image once more, synchronously through the local Function URL
+      const first = items[0].file;
+      const httpOutcome = await ctx.out.step(`Classifying ${basename(first)} over HTTP: POST ${stack.functionUrl}`, async (): Promise<UploadOutcome> => {
+        const a = await postImage(stack!.functionUrl, await readFile(first), { contentType: contentTypeFor(first), signal: ctx.signal });
+        return { file: first, key: `POST ${stack!.functionUrl}`, resultKey: "", latency: a.latencyMs, result: a.document, failure: a.document ? undefined : `HTTP ${a.status}: ${a.text.slice(0, 200)}` };
       });
-      printTable(ctx.out, rows);
+
+      const withReport = (o: UploadOutcome, label?: string) => ({ o, r: o.result?.requestId ? reports.get(o.result.requestId) : undefined, label });
+      const rows = outcomes.map((o) => withReport(o));
+      const httpRow = withReport(httpOutcome, `${basename(first)} (HTTP)`);
+      const json = ({ o, r }: (typeof rows)[number]) => ({ ...outcomeJson(o), start: r ? (r.initDurationMs !== undefined ? "cold" : "warm") : undefined, initDurationMs: r?.initDurationMs, functionDurationMs: r?.durationMs, maxMemoryUsedMb: r?.maxMemoryUsedMb });
+      ctx.out.result({ results: rows.map(json), http: { ...json(httpRow), url: stack.functionUrl }, workerPids: [...pids] });
+      printTable(ctx.out, [...rows, httpRow]);
       const cold = rows.find(({ r }) => r?.initDurationMs !== undefined)?.r;
       const warm = rows.find(({ r }) => r && r.initDurationMs === undefined)?.r;
       const c = ctx.out.c;
       ctx.out.print("");
       if (cold) ctx.out.print(`  cold start: ${formatMs(cold.initDurationMs!)} init (module + model load) + ${formatMs(cold.durationMs)} handler`);
       if (warm) ctx.out.print(`  warm:       ${formatMs(warm.durationMs)} handler (same worker, model already loaded)`);
-      ctx.out.print(c.dim(`  function ${stack.functionName}, ${config.memory} MB; end-to-end = upload → S3 event → function → result object readable`));
+      ctx.out.print(c.dim(`  function ${stack.functionName}, ${config.memory} MB; end-to-end = upload → S3 event → function → result object readable; (HTTP) = request → response`));
       const bad = outcomes.filter((o) => o.failure || o.result?.error || !o.result?.predictions?.length).length;
       if (bad) throw new PartialFailure(`${bad} of ${outcomes.length} image${outcomes.length > 1 ? "s" : ""} did not classify`);
+      if (httpOutcome.failure || !httpOutcome.result?.predictions?.length) throw new PartialFailure(`the HTTP classification of ${basename(first)} failed: ${httpOutcome.failure ?? httpOutcome.result?.error?.message}`);
     } finally {
       if (stack) {
         const st = stack;
@@ -84,12 +92,12 @@ export const demoCommand = defineCommand({
   },
 });
 
-function printTable(out: import("../ui/output.js").Output, rows: { o: UploadOutcome; r?: InvocationRecord }[]): void {
+function printTable(out: import("../ui/output.js").Output, rows: { o: UploadOutcome; r?: InvocationRecord; label?: string }[]): void {
   const c = out.c;
   const table_ = [[c.dim("image"), c.dim("top class"), c.dim("start"), c.dim("init"), c.dim("function"), c.dim("end-to-end")]];
-  for (const { o, r } of rows) {
+  for (const { o, r, label } of rows) {
     table_.push([
-      basename(o.file),
+      label ?? basename(o.file),
       describeOutcome(out, o),
       r ? (r.initDurationMs !== undefined ? c.yellow("cold") : c.green("warm")) : "-",
       r?.initDurationMs !== undefined ? formatMs(r.initDurationMs) : "-",

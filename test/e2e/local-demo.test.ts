@@ -22,6 +22,9 @@ describe("imgfn demo", () => {
     expect(catRow).toMatch(/cat \(\d+\.\d%\)\s+cold\s+\d+(\.\d+)? m?s/);
     expect(res.stdout).toMatch(/espresso\.jpg\s+espresso \(\d+\.\d%\)\s+warm/);
     expect(res.stdout).toMatch(/cold start: [\d.]+ m?s init/);
+    // one HTTP classification through the local Function URL, beside the S3 ones
+    expect(res.stdout).toMatch(/cat\.jpg \(HTTP\)\s+\w[\w ]*cat \(\d+\.\d%\)\s+(cold|warm)/);
+    expect(res.stderr).toMatch(/Classifying cat\.jpg over HTTP: POST http:\/\/127\.0\.0\.1:\d+\//);
     expect(res.stderr).toContain("Stopping the local stack: no processes left running");
   });
 
@@ -30,6 +33,8 @@ describe("imgfn demo", () => {
     expect(res.exitCode, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout);
     expect(out.results.map((r: any) => r.status)).toEqual(["classified", "classified"]);
+    expect(out.http).toMatchObject({ status: "classified", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/), start: expect.stringMatching(/cold|warm/) });
+    expect(out.http.predictions[0].label).toBe(out.results[0].predictions[0].label);
     expect(out.workerPids.length).toBeGreaterThan(0);
     expect(out.workerPids.every(isGone)).toBe(true);
   });

@@ -57,7 +57,7 @@ describe("the local Function URL through imgfn dev", () => {
     const answers = await Promise.all(
       Array.from({ length: 20 }, async () => {
         const res = await fetch(state.functionUrl, { method: "POST", headers: { "content-type": "image/jpeg" }, body: cat });
-        return { status: res.status, requestId: res.headers.get("x-amzn-requestid")!, doc: await res.json() };
+        return { status: res.status, requestId: res.headers.get("x-amzn-requestid")!, doc: ((await res.json()) as any) };
       }),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
@@ -99,7 +99,7 @@ describe("the local Function URL through imgfn dev", () => {
   });
 
   it("GET / describes the model; the configured origin gets CORS, others are refused", async () => {
-    const info = await (await fetch(state.functionUrl)).json();
+    const info = ((await (await fetch(state.functionUrl)).json()) as any);
     expect(info).toMatchObject({ model: { id: "mobilenetv2-12-int8" }, labels: 1000, input: { width: 224, height: 224 } });
     const allowed = await fetch(state.functionUrl, { headers: { origin: "https://app.example.com" } });
     expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example.com");

@@ -58,7 +58,7 @@ describe("local Function URL", () => {
     const res = await fetch(`${server.url}classify?top=3&x=1&x=2`, { method: "POST", headers: { "content-type": "image/jpeg", cookie: "a=1; b=2", "x-multi": "v" }, body });
     expect(res.status).toBe(200);
     const requestId = res.headers.get("x-amzn-requestid");
-    const { event } = await res.json();
+    const { event } = ((await res.json()) as any);
     expect(event).toMatchObject({
       version: "2.0",
       routeKey: "$default",
@@ -72,14 +72,14 @@ describe("local Function URL", () => {
     expect(event.headers).toMatchObject({ "content-type": "image/jpeg", "x-multi": "v", host: `127.0.0.1:${server.port}` });
     expect(Buffer.from(event.body, "base64")).toEqual(body);
     // a text type travels as text, as Lambda sends it
-    const text = await (await fetch(server.url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' })).json();
+    const text = ((await (await fetch(server.url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' })).json()) as any);
     expect(text.event).toMatchObject({ body: '{"a":1}', isBase64Encoded: false });
   });
 
   it("maps results like Lambda: no statusCode means a JSON body with 200; base64 bodies are decoded", async () => {
     const plain = await fetch(`${server.url}plain`);
     expect(plain.status).toBe(200);
-    expect(await plain.json()).toEqual({ hello: "world" });
+    expect(((await plain.json()) as any)).toEqual({ hello: "world" });
     const bin = await fetch(`${server.url}binary`);
     expect(bin.status).toBe(201);
     expect(bin.headers.get("x-custom")).toBe("yes");
@@ -89,7 +89,7 @@ describe("local Function URL", () => {
   it("a function error or a timeout answers 502 like a Function URL, with REPORT lines as for any invocation", async () => {
     const failed = await fetch(`${server.url}fail`);
     expect(failed.status).toBe(502);
-    expect(await failed.json()).toEqual({ Message: "Internal Server Error" });
+    expect(((await failed.json()) as any)).toEqual({ Message: "Internal Server Error" });
     expect(failed.headers.get("x-amzn-errortype")).toBe("Error");
     const slow = await fetch(`${server.url}sleep?ms=3000`);
     expect(slow.status).toBe(502);
@@ -102,7 +102,7 @@ describe("local Function URL", () => {
 
   it("runs through the emulator's concurrency limit: 6 parallel requests run on at most 2 workers", async () => {
     const before = invocations.length;
-    const answers = await Promise.all(Array.from({ length: 6 }, () => fetch(`${server.url}sleep?ms=200`).then(async (r) => ({ status: r.status, pid: (await r.json()).pid }))));
+    const answers = await Promise.all(Array.from({ length: 6 }, () => fetch(`${server.url}sleep?ms=200`).then(async (r) => ({ status: r.status, pid: (((await r.json()) as any)).pid }))));
     expect(answers.every((a) => a.status === 200)).toBe(true);
     const ran = invocations.slice(before);
     expect(ran).toHaveLength(6);
@@ -113,13 +113,13 @@ describe("local Function URL", () => {
     const before = invocations.length;
     const res = await fetch(server.url, { method: "POST", headers: { "content-type": "image/jpeg" }, body: Buffer.alloc(1024 * 1024 + 1) });
     expect(res.status).toBe(413);
-    const doc = await res.json();
+    const doc = ((await res.json()) as any);
     expect(doc.error.code).toBe("PAYLOAD_TOO_LARGE");
     expect(doc.error.message).toContain("6 MB");
     // under the limit as bytes, over it once base64-encoded in the invocation payload
     const inflated = await fetch(server.url, { method: "POST", headers: { "content-type": "image/jpeg" }, body: Buffer.alloc(900 * 1024) });
     expect(inflated.status).toBe(413);
-    expect((await inflated.json()).error.message).toContain("base64");
+    expect((((await inflated.json()) as any)).error.message).toContain("base64");
     expect(invocations.length).toBe(before);
   });
 
