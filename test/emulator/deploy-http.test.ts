@@ -1,0 +1,145 @@
+/**
+ * `imgfn deploy --http`, `status` and `teardown` as a user runs them, against moto_server, with
+ * the state read back through the SDK. moto stores container functions but cannot run them, so
+ * the image is given by digest (--image) and the sample upload is skipped (--no-verify).
+ */
+import { GetFunctionCommand, GetFunctionUrlConfigCommand, GetPolicyCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { type Moto, motoUnavailable, startMoto } from "../helpers/moto.js";
+
+const skip = motoUnavailable();
+let moto: Moto;
+let lambda: LambdaClient;
+let project: string;
+const FN = "imgfn-web";
+let image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/${FN}@sha256:${"b".repeat(64)}`;
+
+const config = (extra: Record<string, unknown>) => writeFileSync(join(project, "imgfn.config.json"), JSON.stringify({ app: "web", region: "us-east-1", ...extra }));
+const cli = (...args: string[]) => runCli(["--json", "--endpoint-url", moto.endpoint, ...args], { cwd: project, env: { ...process.env, ...moto.env } });
+const deploy = (...extra: string[]) => cli("deploy", "--no-verify", "--image", image, ...extra);
+
+async function urlConfig() {
+  try {
+    return await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: FN }));
+  } catch (err) {
+    if ((err as Error).name === "ResourceNotFoundException") return undefined;
+    throw err;
+  }
+}
+async function statements(): Promise<any[]> {
+  try {
+    return JSON.parse((await lambda.send(new GetPolicyCommand({ FunctionName: FN }))).Policy!).Statement;
+  } catch {
+    return [];
+  }
+}
+const publicOnes = async () => (await statements()).filter((s) => s.Principal === "*" || s.Principal?.AWS === "*");
+
+describe.skipIf(skip)("deploy --http against moto", () => {
+  beforeAll(async () => {
+    moto = await startMoto();
+    for (const [k, v] of Object.entries(moto.env)) process.env[k] = v;
+    lambda = new LambdaClient({ region: "us-east-1", endpoint: moto.endpoint });
+    project = mkdtempSync(join(tmpdir(), "imgfn-deploy-http-"));
+  });
+  afterAll(async () => {
+    lambda?.destroy();
+    await moto?.close();
+    rmSync(project, { recursive: true, force: true });
+  });
+
+  it("deploy --http creates the Function URL with AWS_IAM and no public statement, and prints the URL", async () => {
+    config({});
+    const r = await deploy("--http");
+    expect(r.stderr).not.toContain("error:");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const cfg = await urlConfig();
+    expect(cfg?.AuthType).toBe("AWS_IAM");
+    expect(report.functionUrl).toBe(cfg?.FunctionUrl);
+    expect(report.steps.find((s: any) => s.step === "function-url")).toMatchObject({ action: "create", changes: ["auth AWS_IAM"] });
+    expect(report.steps.find((s: any) => s.step === "verify-http")).toBeUndefined(); // --no-verify
+    expect(await publicOnes()).toEqual([]);
+    expect(r.stderr).not.toContain("anyone");
+  });
+
+  it("a redeploy with no change changes nothing", async () => {
+    // moto reports a digest of its own for the stored image: redeploy exactly what it runs
+    image = (await lambda.send(new GetFunctionCommand({ FunctionName: FN }))).Code!.ResolvedImageUri!;
+    const before = await urlConfig();
+    const policy = await statements();
+    const r = await deploy("--http");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.steps.filter((s: any) => s.action !== "unchanged" && s.action !== "skip")).toEqual([]);
+    expect(report.changed).toBe(false);
+    expect(report.steps.find((s: any) => s.step === "function-url")).toMatchObject({ action: "unchanged", changes: [] });
+    expect((await urlConfig())?.FunctionUrl).toBe(before?.FunctionUrl);
+    expect(await statements()).toEqual(policy);
+    // for humans: the URL and how to use it; status shows it too
+    const human = await runCli(["--endpoint-url", moto.endpoint, "deploy", "--no-verify", "--image", image, "--http"], { cwd: project, env: { ...process.env, ...moto.env } });
+    expect(human.stdout).toContain("No changes");
+    expect(human.stdout).toMatch(new RegExp(`function URL\\s+${before!.FunctionUrl!.replace(/\./g, "\\.")}\\s+\\(imgfn classify <image files>\\)`));
+    const status = await runCli(["--endpoint-url", moto.endpoint, "status"], { cwd: project, env: { ...process.env, ...moto.env } });
+    expect(status.stdout).toMatch(/function URL\s+https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws\S*\s+\(auth AWS_IAM\)/);
+  });
+
+  it('"auth": "NONE" with CORS adds exactly the public grant it needs and warns about cost; status shows it', async () => {
+    config({ http: { auth: "NONE", cors: { allowOrigins: ["https://app.example.com"] } } });
+    const r = await deploy();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("anyone who finds the URL can call it, and every call spends this account's money");
+    const cfg = await urlConfig();
+    expect(cfg).toMatchObject({ AuthType: "NONE", Cors: { AllowOrigins: ["https://app.example.com"], AllowMethods: ["GET", "POST"], MaxAge: 300 } });
+    const grants = await publicOnes();
+    expect(grants.map((s) => s.Action).sort()).toEqual(["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]);
+    const urlGrant = grants.find((s) => s.Action === "lambda:InvokeFunctionUrl");
+    expect(urlGrant.FunctionUrlAuthType ?? urlGrant.Condition?.StringEquals?.["lambda:FunctionUrlAuthType"]).toBe("NONE");
+    // the S3 statement is still the only other one
+    expect((await statements()).map((s) => s.Sid).filter((sid) => !grants.some((g) => g.Sid === sid))).toEqual([`${FN}-s3-invoke`]);
+
+    const again = JSON.parse((await deploy()).stdout);
+    expect(again.changed).toBe(false);
+
+    const status = await cli("status");
+    expect(status.code).toBe(0);
+    const st = JSON.parse(status.stdout);
+    expect(st.functionUrl).toMatchObject({ url: cfg!.FunctionUrl, auth: "NONE", cors: { AllowOrigins: ["https://app.example.com"] } });
+    expect(st.drift.filter((d: string) => /URL|public/.test(d))).toEqual([]);
+  });
+
+  it("redeploying with http off removes the URL config and its permission statements; status agrees", async () => {
+    config({});
+    const r = await deploy();
+    expect(r.code).toBe(0);
+    const step = JSON.parse(r.stdout).steps.find((s: any) => s.step === "function-url");
+    expect(step.action).toBe("delete");
+    expect(await urlConfig()).toBeUndefined();
+    expect(await publicOnes()).toEqual([]);
+    const quiet = JSON.parse((await deploy()).stdout);
+    expect(quiet.steps.find((s: any) => s.step === "function-url")).toBeUndefined();
+    expect(JSON.parse((await cli("status")).stdout).functionUrl).toBeUndefined();
+  });
+
+  it("status reports drift when http is on but the URL is gone", async () => {
+    config({ http: true });
+    const st = JSON.parse((await cli("status")).stdout);
+    expect(st.drift).toContain("function URL is missing (http is on)");
+  });
+
+  it("teardown leaves no URL config and no permission statement", async () => {
+    config({ http: { auth: "NONE" } });
+    expect((await deploy()).code).toBe(0);
+    expect(await publicOnes()).toHaveLength(2);
+    const r = await cli("--yes", "teardown");
+    expect(r.code).toBe(0);
+    const items = JSON.parse(r.stdout).items;
+    expect(items.find((i: any) => i.step === "function-url")).toMatchObject({ action: "delete" });
+    expect(await urlConfig()).toBeUndefined();
+    expect(await statements()).toEqual([]);
+  });
+});
