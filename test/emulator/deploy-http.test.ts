@@ -52,6 +52,18 @@ describe.skipIf(skip)("deploy --http against moto", () => {
     rmSync(project, { recursive: true, force: true });
   });
 
+  it("deploy --dry-run --http plans the Function URL; a NONE plan lists the public grant and warns", async () => {
+    config({});
+    const plan = await cli("deploy", "--dry-run", "--http", "--image", image);
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.stdout).steps.find((s: any) => s.step === "function-url")).toMatchObject({ action: "create", changes: ["auth AWS_IAM"] });
+    config({ http: { auth: "NONE" } });
+    const open = await cli("deploy", "--dry-run", "--image", image);
+    expect(JSON.parse(open.stdout).steps.find((s: any) => s.step === "function-url").changes).toEqual(["auth NONE", "allow anyone: lambda:InvokeFunctionUrl", "allow anyone: lambda:InvokeFunction"]);
+    expect(open.stderr).toContain("anyone who finds the URL can call it");
+    expect(await urlConfig()).toBeUndefined();
+  });
+
   it("deploy --http creates the Function URL with AWS_IAM and no public statement, and prints the URL", async () => {
     config({});
     const r = await deploy("--http");
@@ -123,6 +135,11 @@ describe.skipIf(skip)("deploy --http against moto", () => {
     const quiet = JSON.parse((await deploy()).stdout);
     expect(quiet.steps.find((s: any) => s.step === "function-url")).toBeUndefined();
     expect(JSON.parse((await cli("status")).stdout).functionUrl).toBeUndefined();
+    // classify needs a URL: it says how to get one
+    const classify = await cli("classify", join(import.meta.dirname, "..", "..", "samples", "cat.jpg"));
+    expect(classify.code).toBe(1);
+    expect(classify.stderr).toContain(`${FN} in us-east-1 has no Function URL`);
+    expect(classify.stderr).toContain("imgfn deploy --http");
   });
 
   it("status reports drift when http is on but the URL is gone", async () => {
