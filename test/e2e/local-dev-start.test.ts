@@ -70,6 +70,9 @@ describe("starting imgfn dev", () => {
       return /try:\s+imgfn upload --local (\S+)/.exec(out.stdout)?.[1];
     });
     expect(existsSync(resolve(project, hint.replace(/^'|'$/g, "")))).toBe(true);
+    // the Function URL, and a curl line for it that names the same sample
+    const url = await until("the function URL line", () => /function URL\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stdout)?.[1]);
+    expect(out.stdout).toContain(`curl --data-binary @${hint} ${url}`);
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
   });
