@@ -7,7 +7,7 @@
  * Bad input answers with the S3 path's error.code/error.message (400, 413 or 422).
  */
 import { type Classifier, ImageInputError } from "./classify.js";
-import type { Settings } from "./settings.js";
+import { type Settings, SYNC_LIMIT_TEXT, SYNC_PAYLOAD_LIMIT } from "./settings.js";
 
 export interface FunctionUrlEvent {
   version: "2.0";
@@ -33,14 +33,6 @@ export interface HttpDeps {
   log: (level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>) => void;
   coldStart: boolean;
 }
-
-/**
- * Lambda's limit for a synchronous invocation's request payload. A Function URL request over it
- * never reaches the function; binary bodies travel base64-encoded (4/3 larger) inside it, so an
- * image must be under about 4.5 MB.
- */
-export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
-export const SYNC_LIMIT_TEXT = `Lambda's 6 MB (${SYNC_PAYLOAD_LIMIT}-byte) synchronous payload limit; binary bodies are sent base64-encoded, so an image must be under about 4.5 MB (upload larger ones to S3 instead)`;
 
 const ROUTES = new Set(["/", "/classify"]);
 // x-www-form-urlencoded is what `curl --data-binary @cat.jpg` says by default: still raw bytes

@@ -8,6 +8,13 @@ export const DEFAULT_SUFFIXES = [".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPE
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 
+/**
+ * Lambda's limit for a synchronous invocation's request payload (a Function URL request). Binary
+ * bodies travel base64-encoded (4/3 larger) inside it, so an image must be under about 4.5 MB.
+ */
+export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+export const SYNC_LIMIT_TEXT = `Lambda's 6 MB (${SYNC_PAYLOAD_LIMIT}-byte) synchronous payload limit; binary bodies are sent base64-encoded, so an image must be under about 4.5 MB (upload larger ones to S3 instead)`;
+
 export interface Settings extends KeyRules {
   maxBytes: number;
   maxPixels: number;

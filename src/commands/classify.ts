@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { SYNC_LIMIT_TEXT } from "../../handler/settings.js";
 import { createClients } from "../aws/clients.js";
 import { withAwsErrors } from "../aws/errors.js";
 import { getFunctionUrl } from "../aws/function-url.js";
@@ -8,9 +9,7 @@ import { ConfigError, PartialFailure, UserError } from "../errors.js";
 import { requireDevState } from "../local/target.js";
 import { contentTypeFor, type HttpAnswer, postImage, type RequestSigner } from "../pipeline/http-classify.js";
 import { type FileResult, fileReadError, printFileResults } from "../ui/predictions.js";
-import type { Context } from "./command.js";
-import { defineCommand } from "./command.js";
-import { parsePositive } from "./predict.js";
+import { type Context, defineCommand, parsePositive } from "./command.js";
 
 interface ClassifyResult extends FileResult {
   status?: number;
@@ -78,6 +77,8 @@ function toResult(file: string, a: HttpAnswer, endpoint: Endpoint): ClassifyResu
         : 'the URL may need SigV4 signing: add --sign (AWS_IAM auth), or deploy with "http": { "auth": "NONE" } for a public URL',
     });
   }
+  // Lambda's own refusal of a request over its payload limit has no error document of ours
+  if (a.status === 413) return { file, error: { code: "PAYLOAD_TOO_LARGE", message: `${endpoint.url} refused the body as too large (413): ${SYNC_LIMIT_TEXT}` }, ...meta };
   const what = d?.Message ?? d?.message ?? a.text.slice(0, 200);
   return { file, error: { code: a.status === 502 ? "FUNCTION_ERROR" : `HTTP_${a.status}`, message: `${endpoint.url} answered ${a.status}${what ? `: ${what}` : ""}` }, ...meta };
 }

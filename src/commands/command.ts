@@ -1,5 +1,5 @@
 /** Commands are data: a spec per verb, all listed in commands/index.ts, wired by cli.ts. */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { Output } from "../ui/output.js";
 
 /** Options every command accepts (AWS CLI style). */
@@ -43,4 +43,11 @@ export interface CommandSpec {
 
 export function defineCommand(spec: CommandSpec): CommandSpec {
   return spec;
+}
+
+/** A positive integer flag value (commander reports the error as a usage error, exit code 2). */
+export function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
 }

@@ -1,10 +1,9 @@
-import { InvalidArgumentError } from "commander";
 import { readFile } from "node:fs/promises";
 import { Classifier, ImageInputError } from "../../handler/classify.js";
 import { DEFAULT_MAX_PIXELS } from "../../handler/settings.js";
 import { PartialFailure } from "../errors.js";
 import { loadModelStep, modelOptions } from "./model-options.js";
-import { defineCommand } from "./command.js";
+import { defineCommand, parsePositive } from "./command.js";
 import { type FileResult, fileReadError, printFileResults } from "../ui/predictions.js";
 
 export const predictCommand = defineCommand({
@@ -41,8 +40,5 @@ export const predictCommand = defineCommand({
 
 const round = (v: number) => Math.round(v * 100) / 100;
 
-export function parsePositive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
+// kept here for the commands that import it from predict (it lives in command.ts, which loads no native module)
+export { parsePositive };

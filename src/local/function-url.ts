@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SYNC_LIMIT_TEXT, SYNC_PAYLOAD_LIMIT } from "../../handler/http.js";
+import { SYNC_LIMIT_TEXT, SYNC_PAYLOAD_LIMIT } from "../../handler/settings.js";
 import type { CorsConfig } from "../config.js";
 import type { LambdaEmulator } from "./emulator.js";
 
