@@ -48,16 +48,11 @@ function respond(statusCode: number, document: unknown, headers: Record<string, 
   return { statusCode, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(document), isBase64Encoded: false };
 }
 
-/** The error document, shaped like the S3 path's error results (plus the request id). */
-function failure(statusCode: number, code: string, message: string, requestId: string, headers: Record<string, string> = {}): FunctionUrlResult {
-  return respond(statusCode, { error: { code, message }, requestId }, headers);
-}
 
-/** HTTP status for each input error the classifier (or this door) reports. */
+/** HTTP status for each input error the classifier reports (the S3 path's error codes). */
 export function statusFor(code: string): number {
-  if (code === "EMPTY_OBJECT" || code === "INVALID_PARAMETER" || code === "INVALID_BODY") return 400;
-  if (code === "OBJECT_TOO_LARGE" || code === "PAYLOAD_TOO_LARGE") return 413;
-  if (code === "UNSUPPORTED_MEDIA_TYPE") return 415;
+  if (code === "EMPTY_OBJECT") return 400;
+  if (code === "OBJECT_TOO_LARGE") return 413;
   return 422; // NOT_AN_IMAGE, UNSUPPORTED_FORMAT, IMAGE_TOO_LARGE, CORRUPT_IMAGE
 }
 
@@ -85,8 +80,13 @@ function bodyBytes(event: FunctionUrlEvent): Buffer | undefined {
 export async function handleFunctionUrlEvent(event: FunctionUrlEvent, requestId: string, deps: HttpDeps): Promise<FunctionUrlResult> {
   const { settings, log } = deps;
   const method = event.requestContext.http.method.toUpperCase();
+  /** A refused request: logged, and answered with an error document shaped like the S3 path's. */
+  const failure = (statusCode: number, code: string, message: string, headers: Record<string, string> = {}) => {
+    log("warn", "request refused", { requestId, source: "function-url", method, path: event.rawPath, status: statusCode, error: { code, message } });
+    return respond(statusCode, { error: { code, message }, requestId }, headers);
+  };
   const path = (event.rawPath ?? event.requestContext.http.path ?? "/").replace(/(.)\/+$/, "$1");
-  if (!ROUTES.has(path)) return failure(404, "NOT_FOUND", `no route for ${path}; POST an image to / or /classify, or GET / for a description`, requestId);
+  if (!ROUTES.has(path)) return failure(404, "NOT_FOUND", `no route for ${path}; POST an image to / or /classify, or GET / for a description`);
   if (method === "GET" && path === "/") {
     const model = await deps.classifier();
     const { manifest } = model;
@@ -100,17 +100,17 @@ export async function handleFunctionUrlEvent(event: FunctionUrlEvent, requestId:
     });
   }
   if (method !== "POST") {
-    return failure(405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}; POST an image${path === "/" ? " (or GET / for a description)" : ""}`, requestId, { allow: path === "/" ? "GET, POST" : "POST" });
+    return failure(405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}; POST an image${path === "/" ? " (or GET / for a description)" : ""}`, { allow: path === "/" ? "GET, POST" : "POST" });
   }
 
   const contentType = header(event, "content-type")?.split(";")[0].trim();
   if (contentType && !ACCEPTED_TYPES.test(contentType)) {
-    return failure(415, "UNSUPPORTED_MEDIA_TYPE", `Content-Type ${contentType} is not accepted; send the raw image bytes as image/* or application/octet-stream (not a form or JSON)`, requestId);
+    return failure(415, "UNSUPPORTED_MEDIA_TYPE", `Content-Type ${contentType} is not accepted; send the raw image bytes as image/* or application/octet-stream (not a form or JSON)`);
   }
   const topK = topFrom(event, settings.topK);
-  if (typeof topK === "string") return failure(400, "INVALID_PARAMETER", topK, requestId);
+  if (typeof topK === "string") return failure(400, "INVALID_PARAMETER", topK);
   const bytes = bodyBytes(event);
-  if (!bytes) return failure(400, "INVALID_BODY", "the request says its body is base64-encoded, but it is not valid base64", requestId);
+  if (!bytes) return failure(400, "INVALID_BODY", "the request says its body is base64-encoded, but it is not valid base64");
 
   const started = performance.now();
   const coldStart = deps.coldStart;
