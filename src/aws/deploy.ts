@@ -10,7 +10,7 @@ import { extname, join } from "node:path";
 import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import type { Context } from "../commands/command.js";
-import { bucketName, type Config, functionEnvironment, type HttpConfig, resourceNames } from "../config.js";
+import { bucketName, type Config, functionEnvironment, resourceNames } from "../config.js";
 import { UserError } from "../errors.js";
 import type { BuilderChoice, ImageBuilder } from "../image/index.js";
 import { stageFunction } from "../image/stage.js";
@@ -24,7 +24,7 @@ import { ensureRepository, pushRepository, registryLogin } from "./ecr.js";
 import { ensureRole, rolePolicy } from "./iam.js";
 import { digestOf, ensureFunction, ensureInvokePermission, getFunction, currentImage } from "./lambda.js";
 import { ensureLogGroup, findReport } from "./logs.js";
-import { PUBLIC_URL_WARNING, syncFunctionUrl, verifyFunctionUrl, type HttpVerifyReport } from "./function-url.js";
+import { type HttpVerifyReport, PUBLIC_URL_WARNING, syncFunctionUrl, verifyHttpStep } from "./function-url.js";
 import { type Action, changed, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import type { Sleep, Waiter } from "./retry.js";
 import { ensureBucket, ensureTrigger } from "./s3.js";
@@ -224,15 +224,9 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
       return v;
     });
   }
+  // 9b. …and the HTTP path, where it can run
   if (config.http && report.functionUrl && !dryRun && opts.verify !== false) {
-    const skip = clients.options.endpointUrl ? "an --endpoint-url emulator does not serve Function URLs" : undefined;
-    if (skip) steps.push({ step: "verify-http", resource: report.functionUrl, action: "skip", changes: [skip] });
-    else
-      report.verifyHttp = await ctx.out.step("Verify HTTP", async (s) => {
-        const v = await verifyFunctionUrl(clients, report.functionUrl!, config.http as HttpConfig, deps.sample, (i) => Boolean(config.model) || CAT_CLASSES.has(i), ctx.signal);
-        s.done(`POST ${report.functionUrl} → ${v.top1} (${(v.score * 100).toFixed(1)}%) in ${formatMs(v.latencyMs)}`);
-        return v;
-      });
+    report.verifyHttp = await verifyHttpStep(ctx, clients, config.http, report.functionUrl, deps.sample, steps, (i) => Boolean(config.model) || CAT_CLASSES.has(i));
   }
   return report;
 }

@@ -15,9 +15,11 @@ import {
   UpdateFunctionUrlConfigCommand,
 } from "@aws-sdk/client-lambda";
 import { readFile } from "node:fs/promises";
+import type { Context } from "../commands/command.js";
 import { effectiveCors, type FunctionUrlAuth, type HttpConfig } from "../config.js";
 import { UserError } from "../errors.js";
 import { contentTypeFor, postImage } from "../pipeline/http-classify.js";
+import { formatMs } from "../ui/output.js";
 import type { AwsClients } from "./clients.js";
 import { lambdaUrlSigner } from "./url-signer.js";
 import { hasName, tolerating } from "./errors.js";
@@ -225,4 +227,25 @@ export async function verifyFunctionUrl(
   }
   if (!expected(top.index)) throw new UserError(`HTTP verification failed: the sample cat was classified as "${top.label}"`, { hint: "check the model with: imgfn predict samples/cat.jpg" });
   return { url, status: answer.status, top1: top.label, score: top.score, latencyMs: answer.latencyMs, requestId: answer.requestId };
+}
+
+/** deploy's "Verify HTTP" step, or a skip behind an --endpoint-url (emulators store URLs but do not serve them). */
+export async function verifyHttpStep(
+  ctx: Context,
+  clients: AwsClients,
+  http: HttpConfig,
+  url: string,
+  sample: string,
+  steps: { step: string; resource: string; action: Outcome["action"]; changes: string[] }[],
+  expected: (index: number) => boolean,
+): Promise<HttpVerifyReport | undefined> {
+  if (clients.options.endpointUrl) {
+    steps.push({ step: "verify-http", resource: url, action: "skip", changes: ["an --endpoint-url emulator does not serve Function URLs"] });
+    return undefined;
+  }
+  return ctx.out.step("Verify HTTP", async (s) => {
+    const v = await verifyFunctionUrl(clients, url, http, sample, expected, ctx.signal);
+    s.done(`POST ${url} → ${v.top1} (${(v.score * 100).toFixed(1)}%) in ${formatMs(v.latencyMs)}`);
+    return v;
+  });
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AwsClients } from "../../src/aws/clients.js";
-import { deleteFunctionUrl, ensureFunctionUrl, functionUrlDrift, getFunctionUrl, publicStatements, syncFunctionUrl } from "../../src/aws/function-url.js";
+import { deleteFunctionUrl, ensureFunctionUrl, functionUrlDrift, getFunctionUrl, publicStatements, syncFunctionUrl, verifyHttpStep } from "../../src/aws/function-url.js";
 import { policyStatements } from "../../src/aws/lambda.js";
 import type { Waiter } from "../../src/aws/retry.js";
 import { runCli } from "../helpers/cli.js";
@@ -120,6 +120,14 @@ describe.skipIf(skip)("Function URL against moto", () => {
     expect(await policy()).toEqual([]);
     expect(await syncFunctionUrl(clients.lambda, FN, false, waiter)).toBeUndefined();
     expect((await deleteFunctionUrl(clients.lambda, FN, waiter)).action).toBe("absent");
+  });
+
+  it("deploy's HTTP check is skipped, and says so, behind an --endpoint-url (moto does not serve the URL)", async () => {
+    const { url } = await ensureFunctionUrl(clients.lambda, FN, { auth: "AWS_IAM" }, waiter);
+    const steps: any[] = [];
+    const ctx = { out: { step: () => Promise.reject(new Error("must not run")) } } as any;
+    expect(await verifyHttpStep(ctx, clients, { auth: "AWS_IAM" }, url!, "samples/cat.jpg", steps, () => true)).toBeUndefined();
+    expect(steps).toEqual([{ step: "verify-http", resource: url, action: "skip", changes: ["an --endpoint-url emulator does not serve Function URLs"] }]);
   });
 
   it("imgfn teardown leaves no URL config and no permission statement", async () => {
