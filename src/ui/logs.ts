@@ -59,7 +59,7 @@ export function renderLogEvent(event: LogEvent, c: Colors): string {
     const tag = level === "error" ? c.red("ERROR") : level === "warn" ? c.yellow("WARN ") : c.green("INFO ");
     if (json.msg === "classified") {
       const t = json.timings ?? {};
-      return `${c.dim(time)} ${tag} ${c.bold(json.key)} → ${json.top1} (${((json.score ?? 0) * 100).toFixed(1)}%) ${c.dim(`total ${t.total} ms, inference ${t.inference} ms${json.coldStart ? ", cold" : ""}`)}`;
+      return `${c.dim(time)} ${tag} ${c.bold(json.key ?? (json.source === "function-url" ? "HTTP request" : "?"))} → ${json.top1} (${((json.score ?? 0) * 100).toFixed(1)}%) ${c.dim(`total ${t.total} ms, inference ${t.inference} ms${json.coldStart ? ", cold" : ""}`)}`;
     }
     const detail = json.error ? `${json.error.code ?? json.error.name}: ${json.error.message}` : (json.reason ?? "");
     return `${c.dim(time)} ${tag} ${json.msg}${json.key ? " " + c.bold(json.key) : ""}${detail ? " — " + detail : ""}`;
