@@ -94,7 +94,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       retries: config.retries,
       retryDelays: opts.retryDelays,
       region,
-      environment: { ...functionEnvironment(config), ...localS3Environment(s3.endpoint, region) },
+      environment: { ...functionEnvironment(config, { bucket }), ...localS3Environment(s3.endpoint, region) },
       log: (e) => logs.write(e),
     });
     const emu = emulator;
