@@ -12,6 +12,8 @@ export const failedCommand = defineCommand({
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
     const target = await resolveTarget(ctx, config, { local: opts.local });
     const entries = await target.failures.list();
+    // reading an SQS message hides it for a while: give them back, so a retry right after sees them
+    await target.failures.release(entries);
     ctx.out.result({ source: target.failures.description, count: entries.length, events: entries.map(failedEventJson) });
     printFailed(ctx.out, entries, target.failures.description, opts.local);
   },

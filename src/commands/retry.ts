@@ -48,20 +48,27 @@ export const retryCommand = defineCommand({
     const started = Date.now();
     const replayed = await ctx.out.step(`Re-invoking ${selected.length} failed event${selected.length > 1 ? "s" : ""} (${target.description})`, async (s) => {
       const done: Replayed[] = [];
-      for (const entry of selected) {
-        if (entry.event === undefined) {
-          done.push({ entry, key: entry.keys[0], status: "not replayable", failure: entry.errorMessage });
-          continue;
+      try {
+        for (const entry of selected) {
+          if (entry.event === undefined) {
+            done.push({ entry, key: entry.keys[0], status: "not replayable", failure: entry.errorMessage });
+            continue;
+          }
+          // the same path S3 uses: an asynchronous invocation with the original event; the entry
+          // is deleted only once that invocation was accepted
+          await target.invokeAsync(entry.event);
+          await target.failures.remove(entry);
+          done.push({ entry, key: entry.keys[0], status: "retried" });
+          s.update(`${done.length}/${selected.length} accepted`);
         }
-        // the same path S3 uses: an asynchronous invocation with the original event; the entry is
-        // deleted only once that invocation was accepted
-        await target.invokeAsync(entry.event);
-        await target.failures.remove(entry);
-        done.push({ entry, key: entry.keys[0], status: "retried" });
-        s.update(`${done.length}/${selected.length} accepted`);
+      } catch (err) {
+        // the ones not replayed stay, visible again at once
+        await target.failures.release(selected.filter((e) => !done.some((d) => d.entry === e)));
+        throw err;
       }
       return done;
     });
+    await target.failures.release(replayed.filter((r) => r.status === "not replayable").map((r) => r.entry));
     if (opts.wait) await waitForAll(target, replayed, started, opts.timeout * 1000, ctx.signal, (n) => ctx.out.info(`waiting for results… ${n}/${replayed.length}`));
     ctx.out.result(replayed.map((r) => ({ ...failedEventJson(r.entry), status: r.status, resultKey: r.resultKey, latencyMs: r.latency, predictions: r.result?.predictions, error: r.result?.error ?? (r.failure ? { code: "NO_RESULT", message: r.failure } : undefined) })));
     const { c } = ctx.out;
