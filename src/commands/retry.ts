@@ -69,7 +69,10 @@ export const retryCommand = defineCommand({
       return done;
     });
     await target.failures.release(replayed.filter((r) => r.status === "not replayable").map((r) => r.entry));
-    if (opts.wait) await waitForAll(target, replayed, started, opts.timeout * 1000, ctx.signal, (n) => ctx.out.info(`waiting for results… ${n}/${replayed.length}`));
+    const awaited = replayed.filter((r) => r.status === "retried" && r.key !== undefined);
+    if (opts.wait && awaited.length > 0) {
+      await ctx.out.step(`Waiting for ${awaited.length} result${awaited.length > 1 ? "s" : ""}`, (s) => waitForAll(target, awaited, started, opts.timeout * 1000, ctx.signal, (n) => s.update(`${n}/${awaited.length}`)));
+    }
     ctx.out.result(replayed.map((r) => ({ ...failedEventJson(r.entry), status: r.status, resultKey: r.resultKey, latencyMs: r.latency, predictions: r.result?.predictions, error: r.result?.error ?? (r.failure ? { code: "NO_RESULT", message: r.failure } : undefined) })));
     const { c } = ctx.out;
     const rows = [[c.dim("key"), c.dim("result")]];
@@ -83,25 +86,23 @@ export const retryCommand = defineCommand({
   },
 });
 
-/** Like `upload`: waits for each replayed event's result object, written after the retry began, for the event's ETag. */
+/** Like `upload`: waits for each re-invoked event's result object, written after the retry began, for the event's ETag. */
 async function waitForAll(target: Target, replayed: Replayed[], notBefore: number, timeout: number, signal: AbortSignal, progress: (n: number) => void): Promise<void> {
   let n = 0;
   await Promise.all(
-    replayed
-      .filter((r) => r.status === "retried" && r.key !== undefined)
-      .map(async (r) => {
-        r.resultKey = outputKeyFor(r.key!, target.config);
-        const t0 = performance.now();
-        try {
-          r.result = await waitForResult(target.s3, r.entry.bucket ?? target.bucket, r.resultKey, notBefore, { timeout, signal, etag: r.entry.eTag });
-          r.latency = Math.round(performance.now() - t0);
-          r.status = r.result.error ? "error" : "classified";
-        } catch (err) {
-          if (!(err instanceof ResultTimeout)) throw err;
-          r.status = "missing";
-          r.failure = `${err.message}; it may have failed again`;
-        }
-        progress(++n);
-      }),
+    replayed.map(async (r) => {
+      r.resultKey = outputKeyFor(r.key!, target.config);
+      const t0 = performance.now();
+      try {
+        r.result = await waitForResult(target.s3, r.entry.bucket ?? target.bucket, r.resultKey, notBefore, { timeout, signal, etag: r.entry.eTag });
+        r.latency = Math.round(performance.now() - t0);
+        r.status = r.result.error ? "error" : "classified";
+      } catch (err) {
+        if (!(err instanceof ResultTimeout)) throw err;
+        r.status = "missing";
+        r.failure = `${err.message}; it may have failed again`;
+      }
+      progress(++n);
+    }),
   );
 }

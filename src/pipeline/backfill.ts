@@ -9,6 +9,7 @@ import { outputKeyFor, skipReason } from "../../handler/keys.js";
 import type { Config } from "../config.js";
 import { UserError } from "../errors.js";
 import { s3Event } from "../local/events.js";
+import { forEachBounded } from "./bounded.js";
 
 type Rules = Pick<Config, "inputPrefix" | "outputPrefix" | "suffixes">;
 
@@ -30,19 +31,6 @@ export interface Scan {
 
 const unquote = (etag: string | undefined) => (etag ? etag.replace(/"/g, "") : undefined);
 const missing = (err: unknown) => (err as Error)?.name === "NoSuchKey" || (err as any)?.$metadata?.httpStatusCode === 404;
-
-/** Runs `fn` over `items` with at most `concurrency` at once. */
-export async function forEachBounded<T>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      signal?.throwIfAborted();
-      const i = next++;
-      await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-}
 
 /** The result's ETag (the object version it describes), "" for a result naming none, undefined for none. */
 async function resultEtag(s3: S3Client, bucket: string, resultKey: string, signal?: AbortSignal): Promise<string | undefined> {
