@@ -48,6 +48,18 @@ async function resultEtag(s3: S3Client, bucket: string, resultKey: string, signa
   }
 }
 
+/** Every key under a prefix, page by page. */
+async function listKeys(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+    for (const o of page.Contents ?? []) if (o.Key) keys.add(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
 /**
  * Lists the input prefix page by page (1000 keys a page) and checks each matching object's
  * result, `concurrency` at a time. `exclude` names objects to leave alone (e.g. kept as failed).
@@ -59,6 +71,8 @@ export async function findPending(
   opts: { concurrency?: number; signal?: AbortSignal; exclude?: (key: string, eTag: string | undefined) => boolean; onPage?: (scan: Scan) => void } = {},
 ): Promise<Scan> {
   const scan: Scan = { listed: 0, current: 0, pending: [] };
+  // which results exist at all, from the listing: only those are read to compare their ETag
+  const results = await listKeys(s3, bucket, rules.outputPrefix, opts.signal);
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: rules.inputPrefix, ContinuationToken: token }), { abortSignal: opts.signal });
@@ -70,7 +84,8 @@ export async function findPending(
       opts.concurrency ?? 8,
       async (o, i) => {
         const eTag = unquote(o.ETag);
-        const stored = await resultEtag(s3, bucket, outputKeyFor(o.Key!, rules), opts.signal);
+        const resultKey = outputKeyFor(o.Key!, rules);
+        const stored = results.has(resultKey) ? await resultEtag(s3, bucket, resultKey, opts.signal) : undefined;
         if (stored !== undefined && (stored === eTag || !eTag)) return;
         found[i] = { key: o.Key!, size: o.Size ?? 0, eTag, why: stored === undefined ? "no result" : "stale result" };
       },
