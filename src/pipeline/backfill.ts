@@ -4,7 +4,7 @@
  * Shared by `imgfn backfill` (local or AWS, on demand) and by `imgfn dev`'s start (events a
  * stopped dev left queued or running).
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client, type _Object } from "@aws-sdk/client-s3";
 import { outputKeyFor, skipReason } from "../../handler/keys.js";
 import type { Config } from "../config.js";
 import { UserError } from "../errors.js";
@@ -48,15 +48,20 @@ async function resultEtag(s3: S3Client, bucket: string, resultKey: string, signa
   }
 }
 
-/** Every key under a prefix, page by page. */
-async function listKeys(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** ListObjectsV2 page by page (1000 keys a page unless `pageSize`), following the continuation token. */
+async function* pages(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal, pageSize?: number): AsyncGenerator<_Object[]> {
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
-    for (const o of page.Contents ?? []) if (o.Key) keys.add(o.Key);
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize }), { abortSignal: signal });
+    yield page.Contents ?? [];
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** Every key under a prefix. */
+async function listKeys(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const page of pages(s3, bucket, prefix, signal)) for (const o of page) if (o.Key) keys.add(o.Key);
   return keys;
 }
 
@@ -68,15 +73,13 @@ export async function findPending(
   s3: S3Client,
   bucket: string,
   rules: Rules,
-  opts: { concurrency?: number; signal?: AbortSignal; exclude?: (key: string, eTag: string | undefined) => boolean; onPage?: (scan: Scan) => void } = {},
+  opts: { concurrency?: number; signal?: AbortSignal; exclude?: (key: string, eTag: string | undefined) => boolean; onPage?: (scan: Scan) => void; pageSize?: number } = {},
 ): Promise<Scan> {
   const scan: Scan = { listed: 0, current: 0, pending: [] };
   // which results exist at all, from the listing: only those are read to compare their ETag
   const results = await listKeys(s3, bucket, rules.outputPrefix, opts.signal);
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: rules.inputPrefix, ContinuationToken: token }), { abortSignal: opts.signal });
-    const objects = (page.Contents ?? []).filter((o) => o.Key !== undefined && skipReason(o.Key, rules) === undefined && !opts.exclude?.(o.Key, unquote(o.ETag)));
+  for await (const page of pages(s3, bucket, rules.inputPrefix, opts.signal, opts.pageSize)) {
+    const objects = page.filter((o) => o.Key !== undefined && skipReason(o.Key, rules) === undefined && !opts.exclude?.(o.Key, unquote(o.ETag)));
     scan.listed += objects.length;
     const found: (PendingObject | undefined)[] = new Array(objects.length);
     await forEachBounded(
@@ -94,8 +97,7 @@ export async function findPending(
     for (const f of found) if (f) scan.pending.push(f);
     scan.current = scan.listed - scan.pending.length;
     opts.onPage?.(scan);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return scan;
 }
 

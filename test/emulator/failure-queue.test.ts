@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findPending } from "../../src/pipeline/backfill.js";
 import { runCli } from "../helpers/cli.js";
 import { s3Event, s3Record } from "../helpers/events.js";
 import { motoUnavailable, startMoto, type Moto } from "../helpers/moto.js";
@@ -222,6 +223,11 @@ describe.skipIf(skip)("failed, retry and backfill against an AWS API emulator (m
     expect(real.stderr).toBe("");
     expect(real.code).toBe(0);
     expect(JSON.parse(real.stdout)).toMatchObject({ listed: 5, pending: 3, invoked: 3, refused: [] });
+    // page by page (S3's continuation tokens): the same answer over pages of two keys
+    const pagesSeen: number[] = [];
+    const paged = await findPending(s3, BUCKET, { inputPrefix: "uploads/", outputPrefix: "results/", suffixes: [".jpg"] }, { pageSize: 2, onPage: (p) => pagesSeen.push(p.listed) });
+    expect(pagesSeen).toEqual([2, 4, 5]);
+    expect(paged.pending.map((p) => p.key)).toEqual(["uploads/c.jpg", "uploads/d.jpg", "uploads/e.jpg"]);
     // S3-shaped ObjectCreated events, one per object, each naming the object's ETag
     const events = calls.filter((c) => c.operation === "POST /2015-03-31/functions/imgfn-moto/invocations").map((c) => JSON.parse(c.body).Records[0]);
     expect(events.map((r) => `${r.eventName} ${r.s3.object.key} ${r.s3.object.eTag}`).sort()).toEqual(["c", "d", "e"].map((n) => `ObjectCreated:Put uploads/${n}.jpg ${etags[n]}`));
