@@ -1,3 +1,4 @@
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { outputKeyFor } from "../../handler/keys.js";
 import { loadConfig } from "../config.js";
 import { ConfigError, PartialFailure, UserError } from "../errors.js";
@@ -16,7 +17,7 @@ interface Replayed {
   entry: FailedEvent;
   key?: string;
   resultKey?: string;
-  status: "retried" | "classified" | "error" | "missing" | "not replayable";
+  status: "retried" | "classified" | "error" | "missing" | "not replayable" | "superseded";
   result?: ResultDocument;
   failure?: string;
   latency?: number;
@@ -77,7 +78,8 @@ export const retryCommand = defineCommand({
     const { c } = ctx.out;
     const rows = [[c.dim("key"), c.dim("result")]];
     for (const r of replayed) {
-      const shown = r.status === "retried" ? c.dim("re-invoked") : r.status === "not replayable" ? c.red(`not replayable: ${r.failure}`) : describeOutcome(ctx.out, { file: "", key: r.key ?? "", resultKey: r.resultKey ?? "", result: r.result, failure: r.failure });
+      const shown =
+        r.status === "retried" ? c.dim("re-invoked") : r.status === "not replayable" ? c.red(`not replayable: ${r.failure}`) : r.status === "superseded" ? c.yellow(`skipped: ${r.failure}`) : describeOutcome(ctx.out, { file: "", key: r.key ?? "", resultKey: r.resultKey ?? "", result: r.result, failure: r.failure });
       rows.push([r.key ?? c.dim("(no S3 record)"), shown]);
     }
     ctx.out.print(table(rows));
@@ -92,9 +94,18 @@ async function waitForAll(target: Target, replayed: Replayed[], notBefore: numbe
   await Promise.all(
     replayed.map(async (r) => {
       r.resultKey = outputKeyFor(r.key!, target.config);
+      const bucket = r.entry.bucket ?? target.bucket;
+      // the function skips an event whose object was replaced or deleted since: no result to wait for
+      const now = await currentEtag(target, bucket, r.key!);
+      if (r.entry.eTag && now !== r.entry.eTag) {
+        r.status = "superseded";
+        r.failure = now === undefined ? "the object no longer exists" : "the object was replaced since this event; the newer upload's event writes its result";
+        progress(++n);
+        return;
+      }
       const t0 = performance.now();
       try {
-        r.result = await waitForResult(target.s3, r.entry.bucket ?? target.bucket, r.resultKey, notBefore, { timeout, signal, etag: r.entry.eTag });
+        r.result = await waitForResult(target.s3, bucket, r.resultKey, notBefore, { timeout, signal, etag: r.entry.eTag });
         r.latency = Math.round(performance.now() - t0);
         r.status = r.result.error ? "error" : "classified";
       } catch (err) {
@@ -105,4 +116,14 @@ async function waitForAll(target: Target, replayed: Replayed[], notBefore: numbe
       progress(++n);
     }),
   );
+}
+
+async function currentEtag(target: Target, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return (await target.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag?.replace(/"/g, "");
+  } catch (err) {
+    const status = (err as any)?.$metadata?.httpStatusCode;
+    if (status === 404 || status === 403) return undefined;
+    throw err;
+  }
 }

@@ -158,6 +158,26 @@ describe("the local failed store, imgfn failed --local and imgfn retry --local",
     }));
 });
 
+describe("imgfn retry --local of an event whose object was replaced since", () => {
+  it("re-invokes it, and reports it superseded instead of waiting for a result that will not come", () =>
+    inProject("imgfn-failed-", async (project) => {
+      const run = await startStack(project, "result-writer");
+      const { stack, s3 } = run;
+      await put(s3, stack.bucket, "control/fail", "on");
+      await put(s3, stack.bucket, "uploads/pet.jpg", photo(1));
+      await stack.idle();
+      await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: "control/fail" }));
+      const newer = await put(s3, stack.bucket, "uploads/pet.jpg", photo(2)); // its own event succeeds
+      await stack.idle();
+      const res = await runCli(["--json", "retry", "--local", "--all", "--timeout", "600"], { cwd: project });
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.stdout)).toEqual([expect.objectContaining({ key: "uploads/pet.jpg", status: "superseded" })]);
+      expect(JSON.parse((await runCli(["--json", "failed", "--local"], { cwd: project })).stdout).count).toBe(0);
+      await stack.idle();
+      expect(JSON.parse((await getText(s3, stack.bucket, "results/pet.jpg.json"))!).input.etag).toBe(newer);
+    }));
+});
+
 describe("imgfn dev's restart catch-up", () => {
   it("events left queued or running when the stack stopped are processed at the next start, and it says how many", () =>
     inProject("imgfn-catchup-", async (project) => {
