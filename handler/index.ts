@@ -161,7 +161,11 @@ async function processRecord(record: S3EventRecord, requestId: string, coldStart
     // replaced it, so classify the current object again (bounded: under constant churn the
     // newer events will finish the job).
     const current = await currentEtag(bucket, key);
-    if (current === undefined || written.etag === undefined || current === written.etag || round >= MAX_ROUNDS) return written.outcome;
+    if (current === undefined || written.etag === undefined || current === written.etag) return written.outcome;
+    if (round >= MAX_ROUNDS) {
+      log("warn", "object keeps changing; leaving its result to the newer uploads' events", { requestId, bucket, key, classifiedEtag: written.etag, currentEtag: current });
+      return written.outcome;
+    }
     log("info", "object replaced while it was classified; classifying the object now in the bucket", { requestId, bucket, key, classifiedEtag: written.etag, currentEtag: current });
     expectedEtag = current;
   }
