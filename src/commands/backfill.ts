@@ -20,10 +20,11 @@ export const backfillCommand = defineCommand({
   async run(ctx, opts) {
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
     const target = await resolveTarget(ctx, config, { local: opts.local });
+    const s3 = target.s3; // a local target without a running stack says so here, before any output
     const rules = target.config;
     const where = `s3://${target.bucket}/${rules.inputPrefix}`;
     const scan = await ctx.out.step(`Listing ${where} for objects with no current result (${target.description})`, async (s) => {
-      const found = await findPending(target.s3, target.bucket, rules, { concurrency: opts.concurrency, signal: ctx.signal, onPage: (p) => s.update(`${p.listed} listed, ${p.pending.length} to process`) });
+      const found = await findPending(s3, target.bucket, rules, { concurrency: opts.concurrency, signal: ctx.signal, onPage: (p) => s.update(`${p.listed} listed, ${p.pending.length} to process`) });
       s.done(`${found.listed} object${found.listed === 1 ? "" : "s"}, ${found.current} with a current result, ${found.pending.length} to process`);
       return found;
     });
