@@ -86,9 +86,10 @@ export const devCommand = defineCommand({
     await mkdir(root, { recursive: true });
     const { config, stack } = await startStackForCommand(ctx, opts, root, { s3Port: opts.s3Port, invokePort: opts.invokePort, retryDelays: opts.retryDelays });
     // before the endpoints are announced, so no new upload races the scan
-    const catchUp = await catchUpStack(stack, config, ctx.signal).catch(async (err) => {
-      await stack.close();
-      throw err;
+    // A failed scan must not keep dev from starting: say so, and run without the catch-up.
+    const catchUp = await catchUpStack(stack, config, ctx.signal).catch((err) => {
+      ctx.out.warn(`could not look for uploads left without a result (${(err as Error).message}); run "imgfn backfill --local" once it is fixed`);
+      return { listed: 0, current: 0, pending: [], keptAsFailed: 0 };
     });
     const state: DevState = devStateFor(stack, config);
     // If this process dies without the clean-up below, the workers go with it (they exit when
