@@ -16,6 +16,8 @@ export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 export const SYNC_LIMIT_TEXT = `Lambda's 6 MB (${SYNC_PAYLOAD_LIMIT}-byte) synchronous payload limit; binary bodies are sent base64-encoded, so an image must be under about 4.5 MB (upload larger ones to S3 instead)`;
 
 export interface Settings extends KeyRules {
+  /** The only bucket whose records are processed (IMGFN_BUCKET); unset: any bucket. */
+  bucket?: string;
   maxBytes: number;
   maxPixels: number;
   topK: number;
@@ -36,6 +38,7 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const taskRoot = env.LAMBDA_TASK_ROOT ?? process.cwd();
   return {
+    bucket: env.IMGFN_BUCKET || undefined,
     inputPrefix: env.IMGFN_INPUT_PREFIX ?? "uploads/",
     outputPrefix: env.IMGFN_OUTPUT_PREFIX ?? "results/",
     suffixes:
