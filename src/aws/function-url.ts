@@ -156,8 +156,8 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
       if (!dryRun) await retryWhile(() => lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: functionName, AuthType: http.auth, Cors: cors })), updateInProgress, waiter, retry);
     }
   }
-  // a function that does not exist yet (a plan) has no policy to read
-  const policy = dryRun && !existing ? (http.auth === "NONE" ? publicStatements(functionName).map((s) => `allow anyone: ${s.action}`) : []) : await syncPublicStatements(lambda, functionName, http.auth === "NONE", waiter, dryRun);
+  // (a function that does not exist yet, in a plan, has an empty policy: every statement is planned)
+  const policy = await syncPublicStatements(lambda, functionName, http.auth === "NONE", waiter, dryRun);
   if (policy.length && action === "unchanged") action = "update";
   return { ...outcome(action, [...changes, ...policy]), url };
 }
