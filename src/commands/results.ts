@@ -1,7 +1,7 @@
 import { outputKeyFor } from "../../handler/keys.js";
 import { loadConfig } from "../config.js";
 import { ConfigError, UserError } from "../errors.js";
-import { loadResults, readRow, type ResultRow } from "../results/read.js";
+import { loadResults, readResultDocument, toRow, type ResultRow } from "../results/read.js";
 import { barLines, resultTable } from "../results/text.js";
 import { resolveTarget, type Target } from "../target.js";
 import { formatMs, type Output } from "../ui/output.js";
@@ -70,7 +70,9 @@ export const resultsCommand = defineCommand({
 });
 
 async function showOne(out: Output, env: NodeJS.ProcessEnv, target: Target, resultKey: string): Promise<void> {
-  const row = await readRow(target.s3, target.bucket, { key: resultKey, lastModified: 0, size: 0 }).catch((err) => {
+  const object = { key: resultKey, lastModified: 0, size: 0 };
+  const row = await readResultDocument(target.s3, target.bucket, resultKey).then((doc) => toRow(object, doc), (err) => {
+    if (err instanceof SyntaxError) return toRow(object, undefined, `not JSON: ${err.message}`);
     if ((err as Error)?.name === "NoSuchKey") {
       throw new UserError(`no result at s3://${target.bucket}/${resultKey} (${target.description})`, {
         cause: err,
