@@ -60,11 +60,10 @@ function filters(cards: HTMLElement[], count: HTMLElement): HTMLElement {
   label.addEventListener("change", apply);
   text.addEventListener("input", apply);
   apply();
-  return el("form", { class: "filters", role: "search", "aria-label": "filter results" },
-    el("label", { for: "filter-status" }, "Status"), status,
-    el("label", { for: "filter-label" }, "Top label"), label,
-    el("label", { for: "filter-text" }, "Key"), text,
-  );
+  const field = (id: string, name: string, control: HTMLElement) => el("span", { class: "field" }, el("label", { for: id }, name), control);
+  const form = el("form", { class: "filters", role: "search", "aria-label": "filter results" }, field("filter-status", "Status", status), field("filter-label", "Top label", label), field("filter-text", "Key", text));
+  form.addEventListener("submit", (e) => e.preventDefault()); // Enter in the key box must not reload the page
+  return form;
 }
 
 const main = document.querySelector("main")!;

@@ -11,6 +11,8 @@ const uploads = document.getElementById("uploads")!;
 const connection = document.getElementById("connection")!;
 const input = document.getElementById("file") as HTMLInputElement;
 const shown = new Map<string, { when: string; node: HTMLElement }>();
+/** The upload rows waiting for their result, by key. */
+const waiting = new Map<string, HTMLElement>();
 const MAX_LOG_LINES = 500;
 
 function showResult(card: CardData, fresh: boolean): void {
@@ -22,6 +24,12 @@ function showResult(card: CardData, fresh: boolean): void {
   if (!had || fresh) cards.prepend(node);
   shown.set(card.key, { when: card.when, node });
   empty.hidden = shown.size > 0;
+  const row = waiting.get(card.key);
+  if (row && fresh) {
+    waiting.delete(card.key);
+    const top = card.predictions[0];
+    row.textContent = `${card.key}: ${card.status === "classified" && top ? `${top.label} ${formatPercent(top.score)}` : `${card.error?.code ?? card.status}`}`;
+  }
   count.textContent = `(${shown.size})`;
 }
 
@@ -36,6 +44,8 @@ function logLine(line: LogLineData): void {
     item.append(el("span", { class: "tag" }, "OK"), " ", line.key ?? "", " → ", line.top1 ? `${line.top1.label} ${formatPercent(line.top1.score)}` : "", " ", ...temp, formatDuration(line.durationMs));
   } else if (line.kind === "start" || line.kind === "end") {
     item.append(line.text.split(" Version:")[0]);
+  } else if (line.kind === "other") {
+    item.append(line.text);
   } else {
     item.append(el("span", { class: "tag" }, line.kind.toUpperCase()), " ", line.key ? `${line.key} ` : "", line.text);
   }
@@ -53,6 +63,7 @@ async function upload(file: File): Promise<void> {
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
     row.textContent = `${file.name}: uploaded as ${body.key} (${body.size} bytes); waiting for the function…`;
+    waiting.set(body.key, row);
   } catch (err) {
     row.className = "failed";
     row.textContent = `${file.name}: not uploaded — ${(err as Error).message}`;
