@@ -7,6 +7,7 @@ import type { Architecture } from "../config.js";
 import type { LogSource } from "../target.js";
 import { parseReport, type ReportLine } from "../ui/logs.js";
 import type { ResultRow } from "./read.js";
+import type { Summary } from "./view.js";
 
 /**
  * Lambda's on-demand prices in us-east-1 (the published list price; other regions differ a
@@ -19,21 +20,7 @@ export const LAMBDA_PRICES = {
   region: "us-east-1",
 };
 
-export interface Summary {
-  total: number;
-  byStatus: Record<string, number>;
-  topLabels: { label: string; count: number }[];
-  errorCodes: { code: string; count: number }[];
-  functionMs: { p50?: number; p95?: number; max?: number; samples: number };
-  /** From the REPORT lines matched to these results by request id. */
-  reports: number;
-  coldStarts: number;
-  initMs: { p50?: number; max?: number };
-  maxMemoryUsedMb?: number;
-  memorySizeMb?: number;
-  billedMs: { mean?: number; p95?: number };
-  cost?: { per1000Images: number; assumption: string };
-}
+export type { Summary };
 
 /** Nearest-rank percentile of unsorted values. */
 export function percentile(values: number[], p: number): number | undefined {

@@ -78,8 +78,8 @@ export interface RowStyle {
 
 /**
  * The results table: key, outcome (top-1 with score, or the error code), function time, when.
- * With a width, the key column shrinks first (cut in the middle), then the outcome column; no
- * line is longer than the width.
+ * With a width, the key column shrinks first (cut in the middle), then the outcome column, and
+ * a narrow terminal drops the function time; no line is longer than the width.
  */
 export function resultTable(rows: ResultRow[], opts: { width?: number; now?: number; style?: RowStyle } = {}): string[] {
   const id = (s: string) => s;
@@ -87,22 +87,26 @@ export function resultTable(rows: ResultRow[], opts: { width?: number; now?: num
   const header = ["key", "result", "function", "when"];
   const cells = rows.map((r) => [r.key, outcomeText(r), r.functionMs !== undefined ? formatDuration(r.functionMs) : "-", ago(r.when, opts.now)]);
   const widths = header.map((h, i) => Math.max(displayWidth(h), ...cells.map((c) => displayWidth(c[i]))));
-  const gaps = 2 * (header.length - 1);
+  let columns = [0, 1, 2, 3];
   if (opts.width !== undefined) {
-    const room = opts.width - widths[2] - widths[3] - gaps;
-    if (widths[0] + widths[1] > room) {
+    const room = (cols: number[]) => opts.width! - cols.slice(2).reduce((sum, i) => sum + widths[i], 0) - 2 * (cols.length - 1);
+    // a narrow terminal loses the function time before the key and outcome become unreadable
+    if (room(columns) < 20) columns = [0, 1, 3];
+    const left = room(columns);
+    if (widths[0] + widths[1] > left) {
       // the outcome keeps up to ~45% of the room, the key takes the rest
-      const outcome = Math.min(widths[1], Math.max(10, Math.floor(room * 0.45)));
-      widths[0] = Math.max(8, Math.min(widths[0], room - outcome));
-      widths[1] = Math.max(6, Math.min(widths[1], room - widths[0]));
+      const outcome = Math.min(widths[1], Math.max(10, Math.floor(left * 0.45)));
+      widths[0] = Math.max(8, Math.min(widths[0], left - outcome));
+      widths[1] = Math.max(6, Math.min(widths[1], left - widths[0]));
     }
   }
   const line = (c: string[], paint: ((s: string) => string)[]) => {
-    const parts = c.map((cell, i) => truncate(cell, widths[i], i === 0 ? "middle" : "end"));
-    let text = parts.map((p, i) => (i === parts.length - 1 ? p : pad(p, widths[i]))).join("  ");
+    const parts = columns.map((i) => ({ text: truncate(c[i], widths[i], i === 0 ? "middle" : "end"), width: widths[i], paint: paint[i] }));
+    const cell = (p: (typeof parts)[number], last: boolean) => (last ? p.text : pad(p.text, p.width));
+    const text = parts.map((p, n) => cell(p, n === parts.length - 1)).join("  ");
     // the last guard: a terminal narrower than even the shrunken columns
     if (opts.width !== undefined && displayWidth(text) > opts.width) return truncate(text, opts.width);
-    return parts.map((p, i) => paint[i](i === parts.length - 1 ? p : pad(p, widths[i]))).join("  ");
+    return parts.map((p, n) => p.paint(cell(p, n === parts.length - 1))).join("  ");
   };
   return [
     line(header, header.map(() => style.dim)),

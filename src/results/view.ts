@@ -36,25 +36,27 @@ export interface LogLineData {
   text: string;
 }
 
+/** The summary figures of a set of results (computed by src/results/summary.ts). */
+export interface Summary {
+  total: number;
+  byStatus: Record<string, number>;
+  topLabels: { label: string; count: number }[];
+  errorCodes: { code: string; count: number }[];
+  functionMs: { p50?: number; p95?: number; max?: number; samples: number };
+  reports: number;
+  coldStarts: number;
+  initMs: { p50?: number; max?: number };
+  maxMemoryUsedMb?: number;
+  memorySizeMb?: number;
+  billedMs: { mean?: number; p95?: number };
+  cost?: { per1000Images: number; assumption: string };
+}
+
 export interface ReportData {
   title: string;
   generatedAt: string;
   source: string;
-  /** Summary figures (src/results/summary.ts Summary). */
-  summary: {
-    total: number;
-    byStatus: Record<string, number>;
-    topLabels: { label: string; count: number }[];
-    errorCodes: { code: string; count: number }[];
-    functionMs: { p50?: number; p95?: number; max?: number; samples: number };
-    reports: number;
-    coldStarts: number;
-    initMs: { p50?: number; max?: number };
-    maxMemoryUsedMb?: number;
-    memorySizeMb?: number;
-    billedMs: { mean?: number; p95?: number };
-    cost?: { per1000Images: number; assumption: string };
-  };
+  summary: Summary;
   cards: CardData[];
 }
 
