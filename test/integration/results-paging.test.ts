@@ -6,9 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { resourceNames } from "../../src/config.js";
 import { listResultObjects, loadResults } from "../../src/results/read.js";
 import { runCli } from "../helpers/cli.js";
 import { type Moto, motoUnavailable, startMoto } from "../helpers/moto.js";
+import { sample } from "../e2e/helpers.js";
 
 const skip = motoUnavailable();
 const bucket = "imgfn-paging-test";
@@ -109,5 +112,40 @@ describe.skipIf(skip)("results over many ListObjectsV2 pages (moto)", () => {
     expect(res.stderr).toContain("bucket imgfn-no-such-bucket does not exist");
     expect(res.stderr).toContain("imgfn deploy");
     expect(JSON.parse(await readFile(join(project, "imgfn.config.json"), "utf8")).bucket).toBe(bucket);
+  });
+
+  it("`imgfn report` against AWS: thumbnails from the source objects, REPORT lines from CloudWatch Logs, the cost", async () => {
+    const requestId = "0f0e0d0c-aaaa-bbbb-cccc-000000000001";
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "uploads/cat.jpg", Body: await readFile(sample("cat.jpg")) }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "results/report/cat.jpg.json",
+        Body: JSON.stringify({ input: { bucket, key: "uploads/cat.jpg" }, predictions: [{ label: "tabby", index: 281, score: 0.7 }], timings: { total: 40 }, requestId, coldStart: true, timestamp: new Date().toISOString() }),
+      }),
+    );
+    const logs = new CloudWatchLogsClient({ endpoint: moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+    const logGroupName = resourceNames({ app: "paging" } as any).logGroupName;
+    await logs.send(new CreateLogGroupCommand({ logGroupName }));
+    await logs.send(new CreateLogStreamCommand({ logGroupName, logStreamName: "2026/01/01/[$LATEST]abc" }));
+    await logs.send(
+      new PutLogEventsCommand({
+        logGroupName,
+        logStreamName: "2026/01/01/[$LATEST]abc",
+        logEvents: [{ timestamp: Date.now(), message: `REPORT RequestId: ${requestId}\tDuration: 41.00 ms\tBilled Duration: 600 ms\tMemory Size: 2048 MB\tMax Memory Used: 300 MB\tInit Duration: 550.00 ms\t` }],
+      }),
+    );
+    logs.destroy();
+    const output = join(project, "aws-report.html");
+    const res = await runCli(["--json", "report", "--prefix", "results/report/", "--output", output, "--endpoint-url", moto.endpoint], { cwd: project, env: { ...process.env, ...moto.env } });
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const doc = JSON.parse(res.stdout);
+    expect(doc).toMatchObject({ output, results: 1, thumbnails: 1, summary: { reports: 1, coldStarts: 1, maxMemoryUsedMb: 300, memorySizeMb: 2048 } });
+    // 600 ms at 2 GB = 1.2 GB-s an image
+    expect(doc.summary.cost.per1000Images).toBeCloseTo(1000 * (1.2 * 0.0000166667 + 0.0000002), 8);
+    const html = await readFile(output, "utf8");
+    expect(doc.bytes).toBe(Buffer.byteLength(html));
+    expect(html).toContain("data:image/webp;base64,");
   });
 });
