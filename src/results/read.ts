@@ -62,8 +62,13 @@ export async function listResultObjects(s3: S3Client, bucket: string, prefix: st
   return objects.sort((a, b) => b.lastModified - a.lastModified || a.key.localeCompare(b.key));
 }
 
+/**
+ * One result document. The signal is checked before the request rather than handed to the SDK:
+ * hundreds of reads on one signal would each add an abort listener to it.
+ */
 export async function readResultDocument(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<ResultDocument> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  signal?.throwIfAborted();
+  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return JSON.parse(await res.Body!.transformToString());
 }
 
@@ -96,7 +101,7 @@ export async function readRow(s3: S3Client, bucket: string, object: ResultObject
   try {
     return toRow(object, await readResultDocument(s3, bucket, object.key, signal));
   } catch (err) {
-    if ((err as Error)?.name === "AbortError" || signal?.aborted) throw err;
+    if (signal?.aborted) throw err;
     if (err instanceof SyntaxError) return toRow(object, undefined, `not JSON: ${err.message}`);
     if ((err as Error)?.name === "NoSuchKey") return toRow(object, undefined, "deleted while being listed");
     throw err;
@@ -120,7 +125,7 @@ export async function loadResults(s3: S3Client, bucket: string, q: ResultQuery):
   const candidates = q.since === undefined ? objects : objects.filter((o) => o.lastModified >= q.since! - 1000);
   const limit = q.limit ?? Infinity;
   const rows: ResultRow[] = [];
-  const batch = Math.max(1, q.concurrency ?? 8);
+  const batch = Math.max(1, q.concurrency ?? 16);
   for (let i = 0; i < candidates.length && rows.length < limit; i += batch) {
     const read = await Promise.all(candidates.slice(i, i + batch).map((o) => readRow(s3, bucket, o, q.signal)));
     for (const row of read) if (rows.length < limit && matchesQuery(row, q)) rows.push(row);

@@ -41,7 +41,8 @@ export async function thumbnailFromS3(s3: S3Client, bucket: string, key: string,
   const maxBytes = opts.maxBytes ?? 20 * 1024 * 1024;
   let body: Uint8Array;
   try {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal });
+    opts.signal?.throwIfAborted(); // checked here, not handed to the SDK (one listener per request would pile up)
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     if ((res.ContentLength ?? 0) > maxBytes) {
       (res.Body as any)?.destroy?.();
       return { problem: `source is ${res.ContentLength} bytes, over the ${maxBytes}-byte preview limit` };
