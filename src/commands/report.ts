@@ -55,6 +55,7 @@ export const reportCommand = defineCommand({
       s.done(`${r.thumbnails} thumbnails, ${r.data.summary.reports} REPORT lines`);
       return r;
     });
+    if (rows.length === 0) ctx.out.warn(`no results under s3://${target.bucket}/${prefix}${since !== undefined ? ` since ${new Date(since).toISOString()}` : ""}; the report is empty (${target.description})`);
     await writeFile(output, report.html);
     const bytes = Buffer.byteLength(report.html);
     const { summary } = report.data;
@@ -63,7 +64,7 @@ export const reportCommand = defineCommand({
     if (summary.cost) ctx.out.print(`estimated cost per 1000 images: $${summary.cost.per1000Images.toFixed(4)} (${summary.cost.assumption})`);
     if (opts.open) {
       const [cmd, ...args] = openCommand();
-      const child = spawn(cmd, [...args, output], { detached: true, stdio: "ignore" });
+      const child = spawn(cmd, [...args, output], { detached: true, stdio: "ignore", env: ctx.env });
       child.on("error", (err) => ctx.out.warn(`could not open the report with ${cmd} (${err.message}); open ${output} in a browser`));
       child.unref();
     }

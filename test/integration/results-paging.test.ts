@@ -2,7 +2,7 @@
 // 1000 keys a page). moto_server plays S3 here: s3rver, the local S3 today, answers a
 // continuation token with a 500, so local paging waits for the project's own S3 server.
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { resourceNames } from "../../src/config.js";
 import { listResultObjects, loadResults } from "../../src/results/read.js";
 import { runCli } from "../helpers/cli.js";
 import { type Moto, motoUnavailable, startMoto } from "../helpers/moto.js";
-import { sample } from "../e2e/helpers.js";
+import { sample, until } from "../e2e/helpers.js";
 
 const skip = motoUnavailable();
 const bucket = "imgfn-paging-test";
@@ -137,7 +137,14 @@ describe.skipIf(skip)("results over many ListObjectsV2 pages (moto)", () => {
     );
     logs.destroy();
     const output = join(project, "aws-report.html");
-    const res = await runCli(["--json", "report", "--prefix", "results/report/", "--output", output, "--endpoint-url", moto.endpoint], { cwd: project, env: { ...process.env, ...moto.env } });
+    // --open runs the platform's opener (xdg-open here): a stand-in on PATH records what it was asked to open
+    const bin = join(project, "bin");
+    await mkdir(bin);
+    await writeFile(join(bin, "xdg-open"), `#!/bin/sh\necho "$@" > "${join(project, "opened.txt")}"\n`, { mode: 0o755 });
+    const res = await runCli(["--json", "report", "--prefix", "results/report/", "--output", output, "--open", "--endpoint-url", moto.endpoint], {
+      cwd: project,
+      env: { ...process.env, ...moto.env, PATH: `${bin}:${process.env.PATH}` },
+    });
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout);
@@ -147,5 +154,14 @@ describe.skipIf(skip)("results over many ListObjectsV2 pages (moto)", () => {
     const html = await readFile(output, "utf8");
     expect(doc.bytes).toBe(Buffer.byteLength(html));
     expect(html).toContain("data:image/webp;base64,");
+    await until("the opener to run", () => readFile(join(project, "opened.txt"), "utf8").then((t) => t.trim() === output || undefined, () => undefined), 10_000);
+  });
+
+  it("a report of nothing is written, says so, and exits 0", async () => {
+    const output = join(project, "empty.html");
+    const res = await runCli(["report", "--prefix", "results/nothing-here/", "--output", output, "--endpoint-url", moto.endpoint], { cwd: project, env: { ...process.env, ...moto.env } });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("no results under s3://imgfn-paging-test/results/nothing-here/; the report is empty");
+    expect(await readFile(output, "utf8")).toContain("<!doctype html>");
   });
 });
