@@ -153,3 +153,13 @@ describe.skipIf(skipBrowser)("the live page in Chromium", () => {
     await page.close();
   });
 });
+
+describe("stopping dev", () => {
+  it("closes the live page with the rest of the stack", async () => {
+    const page = dev.state.dashboardUrl;
+    expect((await fetch(page)).status).toBe(200);
+    await dev.stop();
+    expect(dev.child.exitCode).toBe(0);
+    await expect(fetch(page)).rejects.toThrow();
+  });
+});
