@@ -2,7 +2,7 @@ import { outputKeyFor } from "../../handler/keys.js";
 import { loadConfig } from "../config.js";
 import { ConfigError, UserError } from "../errors.js";
 import { loadResults, readResultDocument, toRow, type ResultRow } from "../results/read.js";
-import { barLines, resultTable } from "../results/text.js";
+import { barLines, printable, resultTable } from "../results/text.js";
 import { resolveTarget, type Target } from "../target.js";
 import { formatMs, type Output } from "../ui/output.js";
 import { defineCommand } from "./command.js";
@@ -86,8 +86,8 @@ async function showOne(out: Output, env: NodeJS.ProcessEnv, target: Target, resu
   const { c } = out;
   const doc = row.document;
   const field = (name: string, value: string) => out.print(`${c.dim(name.padEnd(10))} ${value}`);
-  field("image", c.bold(row.key));
-  field("result", `s3://${target.bucket}/${row.resultKey}`);
+  field("image", c.bold(printable(row.key)));
+  field("result", `s3://${target.bucket}/${printable(row.resultKey)}`);
   field("status", row.status === "classified" ? c.green(row.status) : c.red(row.status));
   field("when", new Date(row.when).toISOString());
   if (doc?.model) field("model", `${doc.model.id}${doc.model.sha256 ? ` (sha256 ${doc.model.sha256.slice(0, 12)}…)` : ""}`);
@@ -95,7 +95,7 @@ async function showOne(out: Output, env: NodeJS.ProcessEnv, target: Target, resu
   if (doc?.timings) field("timings", Object.entries(doc.timings).map(([k, v]) => `${k} ${formatMs(v)}`).join(", "));
   if (row.coldStart !== undefined) field("start", row.coldStart ? "cold" : "warm");
   if (row.requestId) field("request", row.requestId);
-  if (row.error) field("error", c.red(`${row.error.code}: ${row.error.message}`));
+  if (row.error) field("error", c.red(printable(`${row.error.code}: ${row.error.message}`)));
   if (row.predictions.length) {
     out.print("");
     for (const line of barLines(row.predictions, outputWidth(out, env) ?? 80)) out.print(line);

@@ -52,6 +52,15 @@ export function truncate(s: string, width: number, where: "end" | "middle" = "en
   return head.join("") + "…" + tail.join("");
 }
 
+/**
+ * Control characters shown as escapes: an S3 key may hold a newline or an ESC, which would break
+ * a row or drive the terminal.
+ */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+}
+
 const pad = (s: string, width: number) => s + " ".repeat(Math.max(0, width - displayWidth(s)));
 
 /** "12s ago", "5m ago", "3h ago", "2d ago". */
@@ -85,7 +94,7 @@ export function resultTable(rows: ResultRow[], opts: { width?: number; now?: num
   const id = (s: string) => s;
   const style = { key: id, ok: id, bad: id, dim: id, ...opts.style };
   const header = ["key", "result", "function", "when"];
-  const cells = rows.map((r) => [r.key, outcomeText(r), r.functionMs !== undefined ? formatDuration(r.functionMs) : "-", ago(r.when, opts.now)]);
+  const cells = rows.map((r) => [printable(r.key), printable(outcomeText(r)), r.functionMs !== undefined ? formatDuration(r.functionMs) : "-", ago(r.when, opts.now)]);
   const widths = header.map((h, i) => Math.max(displayWidth(h), ...cells.map((c) => displayWidth(c[i]))));
   let columns = [0, 1, 2, 3];
   if (opts.width !== undefined) {
@@ -120,7 +129,7 @@ export function barLines(predictions: { label: string; score: number }[], width 
   const barWidth = Math.max(5, Math.min(30, width - labelWidth - 2 - 2 - 6 - 2));
   return predictions.map((p) => {
     const filled = Math.round(Math.max(0, Math.min(1, p.score)) * barWidth);
-    const line = `  ${pad(truncate(p.label, labelWidth), labelWidth)}  ${"█".repeat(filled)}${"░".repeat(barWidth - filled)}  ${formatPercent(p.score).padStart(6)}`;
+    const line = `  ${pad(truncate(printable(p.label), labelWidth), labelWidth)}  ${"█".repeat(filled)}${"░".repeat(barWidth - filled)}  ${formatPercent(p.score).padStart(6)}`;
     return truncate(line, width);
   });
 }

@@ -45,6 +45,13 @@ describe("terminal rows", () => {
     expect(resultTable(rows)[1]).toContain("a".repeat(80));
   });
 
+  it("shows control characters in keys as escapes, so a key cannot break a row or drive the terminal", () => {
+    const lines = resultTable([row("two\nlines\x1b[31m.jpg")], { now: Date.UTC(2026, 0, 1) });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain("uploads/two\\nlines\\x1b[31m.jpg");
+    expect(lines.join("")).not.toMatch(/[\n\x1b]/);
+  });
+
   it("draws bars proportional to the scores", () => {
     const [a, b] = barLines([{ label: "tabby", score: 0.75 }, { label: "tiger cat", score: 0.25 }], 60);
     const filled = (s: string) => [...s].filter((c) => c === "█").length;
