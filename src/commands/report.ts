@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { loadConfig } from "../config.js";
+import { UserError } from "../errors.js";
 import { loadResults } from "../results/read.js";
 import { buildReport } from "../results/report.js";
 import { resolveTarget } from "../target.js";
@@ -34,6 +35,9 @@ export const reportCommand = defineCommand({
     const target = await resolveTarget(ctx, config, { local: opts.local });
     const prefix = opts.prefix ?? target.config.outputPrefix;
     const output = resolve(ctx.cwd, opts.output);
+    // before any reading: a report that cannot be written is not worth making
+    const folder = await stat(dirname(output)).catch(() => undefined);
+    if (!folder?.isDirectory()) throw new UserError(`cannot write ${output}: the folder ${dirname(output)} does not exist`, { hint: `create it, or pick another --output` });
     const { rows, listed } = await ctx.out.step(`Reading results under s3://${target.bucket}/${prefix} (${target.description})`, async (s) => {
       const found = await loadResults(target.s3, target.bucket, { prefix, since, limit: opts.limit, signal: ctx.signal }).catch((err) => explainBucketError(err, target));
       s.done(`${found.rows.length}${found.rows.length < found.listed ? ` newest of ${found.listed}` : ""}`);

@@ -163,5 +163,10 @@ describe.skipIf(skip)("results over many ListObjectsV2 pages (moto)", () => {
     expect(res.code).toBe(0);
     expect(res.stderr).toContain("no results under s3://imgfn-paging-test/results/nothing-here/; the report is empty");
     expect(await readFile(output, "utf8")).toContain("<!doctype html>");
+    // an --output whose folder does not exist is refused before anything is read
+    const nowhere = await runCli(["report", "--output", join(project, "no-such-folder", "r.html"), "--endpoint-url", moto.endpoint], { cwd: project, env: { ...process.env, ...moto.env } });
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toContain("no-such-folder does not exist");
+    expect(nowhere.stderr).not.toContain("Reading results");
   });
 });
