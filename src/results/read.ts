@@ -3,7 +3,9 @@
  * ListObjectsV2 page), newest first, then read the documents with bounded concurrency. Shared by
  * `imgfn results`, `imgfn report` and the live page of `imgfn dev`.
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { pages } from "../pipeline/backfill.js";
+import { forEachBounded } from "../pipeline/bounded.js";
 import type { ResultDocument } from "../pipeline/upload.js";
 
 export interface ResultObject {
@@ -49,15 +51,12 @@ export interface ResultQuery {
 /** Every object under the prefix, following continuation tokens (S3 returns at most 1000 a page). */
 export async function listResultObjects(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<ResultObject[]> {
   const objects: ResultObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
-    for (const o of page.Contents ?? []) {
+  for await (const page of pages(s3, bucket, prefix, signal)) {
+    for (const o of page) {
       if (!o.Key || !o.Key.endsWith(".json")) continue;
       objects.push({ key: o.Key, lastModified: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 });
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   // newest first; S3's Last-Modified has 1 s resolution, so the key breaks ties (stable output)
   return objects.sort((a, b) => b.lastModified - a.lastModified || a.key.localeCompare(b.key));
 }
@@ -134,16 +133,9 @@ export async function loadResults(s3: S3Client, bucket: string, q: ResultQuery):
   return { rows, listed: objects.length };
 }
 
-/** Runs fn over items with at most `limit` in flight; results keep the items' order. */
-export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+/** fn over items with at most `limit` in flight; the results keep the items' order. */
+export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>, signal?: AbortSignal): Promise<R[]> {
   const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await forEachBounded(items, limit, async (item, i) => void (out[i] = await fn(item, i)), signal);
   return out;
 }
