@@ -163,6 +163,7 @@ export function cropResampler(plan: CropPlan, width: number, height: number, fil
       const stride = region.width * 3;
       // horizontal pass over the region's rows, rounded to 8 bits as Pillow's temporary image
       const temp = new Uint8Array(rows * crop * 3);
+      const weights = h.weights;
       for (let y = 0; y < rows; y++) {
         const rowStart = y * stride;
         let o = y * crop * 3;
@@ -173,11 +174,12 @@ export function cropResampler(plan: CropPlan, width: number, height: number, fil
           let r = HALF;
           let g = HALF;
           let b = HALF;
+          // int32 arithmetic throughout (Pillow's sums fit: 255 × 2^22 × 1.x < 2^31)
           for (let x = 0; x < n; x++, s += 3) {
-            const k = h.weights[kBase + x];
-            r += rgb[s] * k;
-            g += rgb[s + 1] * k;
-            b += rgb[s + 2] * k;
+            const k = weights[kBase + x];
+            r = (r + Math.imul(rgb[s], k)) | 0;
+            g = (g + Math.imul(rgb[s + 1], k)) | 0;
+            b = (b + Math.imul(rgb[s + 2], k)) | 0;
           }
           temp[o++] = clip8(r);
           temp[o++] = clip8(g);
@@ -187,7 +189,7 @@ export function cropResampler(plan: CropPlan, width: number, height: number, fil
       // vertical pass
       const out = new Uint8Array(crop * crop * 3);
       const rowBytes = crop * 3;
-      const acc = new Float64Array(rowBytes);
+      const acc = new Int32Array(rowBytes);
       for (let i = 0; i < crop; i++) {
         acc.fill(HALF);
         const n = v.counts[i];
@@ -196,7 +198,7 @@ export function cropResampler(plan: CropPlan, width: number, height: number, fil
         for (let y = 0; y < n; y++) {
           const k = v.weights[kBase + y];
           const src = (y0 + y) * rowBytes;
-          for (let c = 0; c < rowBytes; c++) acc[c] += temp[src + c] * k;
+          for (let c = 0; c < rowBytes; c++) acc[c] = (acc[c] + Math.imul(temp[src + c], k)) | 0;
         }
         const o = i * rowBytes;
         for (let c = 0; c < rowBytes; c++) out[o + c] = clip8(acc[c]);

@@ -102,3 +102,14 @@ export const truncatedPng = async () => cutOff(await sharp(catJpeg()).png().toBu
 export const truncatedWebp = async () => cutOff(await sharp(catJpeg()).webp().toBuffer(), 0.7);
 /** Cut off in its last rows, below the part of the image the centre crop reads. */
 export const truncatedJpegTail = async () => cutOff(await sharp(catJpeg()).rotate(90).jpeg().toBuffer(), 0.98);
+
+/** The cat with an alpha channel that varies over every value 0–255 (a diagonal ramp). */
+export async function catAlphaRampPng(): Promise<Buffer> {
+  const { data, info } = await sharp(catJpeg()).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const rgba = Buffer.alloc(info.width * info.height * 4);
+  for (let i = 0; i < info.width * info.height; i++) {
+    data.copy(rgba, i * 4, i * 3, i * 3 + 3);
+    rgba[i * 4 + 3] = ((i % info.width) + Math.floor(i / info.width)) % 256;
+  }
+  return sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+}

@@ -11,6 +11,7 @@ import { planCrop, resizeThenCrop } from "../../handler/resample.js";
 import { loadModel } from "../../src/model/spec.js";
 import { runCli } from "../helpers/cli.js";
 import * as img from "../helpers/images.js";
+import { tensorDiff } from "../helpers/parity.js";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,16 +44,7 @@ async function resizedThenCropped(bytes: Uint8Array, m: ModelManifest): Promise<
   return out;
 }
 
-function absDiff(a: Float32Array, b: Float32Array) {
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { max, mean: sum / a.length };
-}
+
 
 const ordinaryPhotos: [string, () => Promise<Uint8Array> | Uint8Array][] = [
   ["the sample cat (451×300 JPEG)", img.catJpeg],
@@ -68,7 +60,7 @@ describe("the crop computed in source coordinates equals resize-then-crop", () =
   it.each(ordinaryPhotos)("%s: max and mean |Δ| after normalisation are float rounding only", async (_name, make) => {
     const bytes = await make();
     const { tensor } = await preprocess(bytes, withFidelity("exact"));
-    const diff = absDiff(tensor.data as Float32Array, await resizedThenCropped(bytes, withFidelity("exact")));
+    const diff = tensorDiff(tensor.data as Float32Array, await resizedThenCropped(bytes, withFidelity("exact")));
     // the same 8-bit pixels; what is left is float32 vs float64 normalisation (1 ulp at ~2.6)
     expect(diff.max).toBeLessThan(1e-6);
     expect(diff.mean).toBeLessThan(1e-7);
@@ -79,7 +71,7 @@ describe("the crop computed in source coordinates equals resize-then-crop", () =
     for (const filter of ["bicubic", "lanczos", "box", "hamming"] as const) {
       const m = { ...manifest, preprocess: { ...manifest.preprocess, fidelity: "exact" as const, filter } };
       const { tensor } = await preprocess(bytes, m);
-      expect(absDiff(tensor.data as Float32Array, await resizedThenCropped(bytes, m)).max, filter).toBeLessThan(1e-6);
+      expect(tensorDiff(tensor.data as Float32Array, await resizedThenCropped(bytes, m)).max, filter).toBeLessThan(1e-6);
     }
   });
 
@@ -94,7 +86,7 @@ describe("the crop computed in source coordinates equals resize-then-crop", () =
     const bytes = await sharp(img.catJpeg()).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer();
     const exact = (await preprocess(bytes, withFidelity("exact"))).tensor.data as Float32Array;
     const fast = (await preprocess(bytes, withFidelity("fast"))).tensor.data as Float32Array;
-    const diff = absDiff(exact, fast);
+    const diff = tensorDiff(exact, fast);
     expect(diff.max).toBeGreaterThan(0); // it does take another path
     expect(diff.mean).toBeLessThan(0.05);
   });
