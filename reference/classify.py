@@ -23,8 +23,10 @@ from imgfn_reference import Reference, sha256_file  # noqa: E402
 DEFAULT_MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model", "model.json")
 
 
-def golden_document(ref: Reference, files: list[str], entries: list[dict], top: int) -> dict:
-    """The golden file format (src/golden/golden.ts reads it): what each file must answer."""
+def golden_document(ref: Reference, files: list[str], entries: list[dict], top: int, output: str) -> dict:
+    """The golden file format (src/golden/golden.ts reads it): what each file must answer. Paths
+    are relative to the golden file's folder, so the two can be committed together."""
+    golden_dir = os.path.dirname(os.path.abspath(output))
     records = []
     for path, entry in zip(files, entries):
         if "error" in entry:
@@ -33,7 +35,7 @@ def golden_document(ref: Reference, files: list[str], entries: list[dict], top: 
             digest = hashlib.sha256(f.read()).hexdigest()
         records.append(
             {
-                "file": os.path.relpath(path, os.getcwd()) if not os.path.isabs(path) else path,
+                "file": os.path.relpath(os.path.abspath(path), golden_dir),
                 "sha256": digest,
                 "top": [{"index": p["index"], "label": p["label"], "score": p["score"]} for p in entry["predictions"]],
             }
@@ -77,7 +79,7 @@ def main(argv: list[str]) -> int:
                 tensor.astype("<f4").tofile(os.path.join(args.tensor_dir, f"{n}.f32"))
     if args.golden:
         with open(args.golden, "w") as f:
-            json.dump(golden_document(ref, args.files, entries, args.top), f, indent=2)
+            json.dump(golden_document(ref, args.files, entries, args.top, args.golden), f, indent=2)
             f.write("\n")
     if args.json:
         print(json.dumps(entries, indent=2))
