@@ -162,32 +162,33 @@ export function cropResampler(plan: CropPlan, width: number, height: number, fil
       const rows = region.height;
       const stride = region.width * 3;
       // horizontal pass over the region's rows, rounded to 8 bits as Pillow's temporary image
-      const temp = new Uint8Array(rows * crop * 3);
-      const weights = h.weights;
+      // Uint8ClampedArray stores clamp to 0..255 exactly as Pillow's clip8 does after the shift
+      const temp = new Uint8ClampedArray(rows * crop * 3);
+      const { weights, starts, counts, taps } = h;
+      const left3 = region.left * 3;
       for (let y = 0; y < rows; y++) {
-        const rowStart = y * stride;
+        const rowStart = y * stride - left3;
         let o = y * crop * 3;
-        for (let j = 0; j < crop; j++) {
-          const n = h.counts[j];
-          const kBase = j * h.taps;
-          let s = rowStart + (h.starts[j] - region.left) * 3;
+        for (let j = 0, kBase = 0; j < crop; j++, kBase += taps) {
+          const end = kBase + counts[j];
+          let s = rowStart + starts[j] * 3;
           let r = HALF;
           let g = HALF;
           let b = HALF;
           // int32 arithmetic throughout (Pillow's sums fit: 255 × 2^22 × 1.x < 2^31)
-          for (let x = 0; x < n; x++, s += 3) {
-            const k = weights[kBase + x];
+          for (let ki = kBase; ki < end; ki++, s += 3) {
+            const k = weights[ki];
             r = (r + Math.imul(rgb[s], k)) | 0;
             g = (g + Math.imul(rgb[s + 1], k)) | 0;
             b = (b + Math.imul(rgb[s + 2], k)) | 0;
           }
-          temp[o++] = clip8(r);
-          temp[o++] = clip8(g);
-          temp[o++] = clip8(b);
+          temp[o++] = r >> PRECISION_BITS;
+          temp[o++] = g >> PRECISION_BITS;
+          temp[o++] = b >> PRECISION_BITS;
         }
       }
       // vertical pass
-      const out = new Uint8Array(crop * crop * 3);
+      const out = new Uint8ClampedArray(crop * crop * 3);
       const rowBytes = crop * 3;
       const acc = new Int32Array(rowBytes);
       for (let i = 0; i < crop; i++) {
@@ -201,9 +202,9 @@ export function cropResampler(plan: CropPlan, width: number, height: number, fil
           for (let c = 0; c < rowBytes; c++) acc[c] = (acc[c] + Math.imul(temp[src + c], k)) | 0;
         }
         const o = i * rowBytes;
-        for (let c = 0; c < rowBytes; c++) out[o + c] = clip8(acc[c]);
+        for (let c = 0; c < rowBytes; c++) out[o + c] = acc[c] >> PRECISION_BITS;
       }
-      return out;
+      return new Uint8Array(out.buffer);
     },
   };
 }
