@@ -8,9 +8,11 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
+import { packageRoot } from "../../src/paths.js";
 import * as img from "./images.js";
 
-const FIXTURES = join(import.meta.dirname, "..", "fixtures", "photos");
+// from packageRoot(), not this file's folder: the benchmarks bundle this module elsewhere
+const FIXTURES = join(packageRoot(), "test", "fixtures", "photos");
 
 export const PARITY_CORPUS: [name: string, make: () => Promise<Buffer> | Buffer][] = [
   ["cat.jpg", img.catJpeg],

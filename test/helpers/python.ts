@@ -19,45 +19,62 @@ export const venvPython = (venv = VENV) => join(venv, "bin", "python");
 
 export type PythonEnv = { python: string } | { skip: string };
 
-let pending: Promise<PythonEnv> | undefined;
+const REFERENCE_PACKAGES = ["onnxruntime", "pillow", "numpy"];
+const pending = new Map<string, Promise<PythonEnv>>();
 
 /** The venv's python, made if missing; or why it cannot be had here. */
 export function referencePython(): Promise<PythonEnv> {
-  pending ??= ensure().then(
+  return pythonEnv(VENV, REFERENCE_PACKAGES);
+}
+
+/** The seed-style Python Lambda function's environment (the benchmark): the reference's + boto3. */
+export const BENCH_VENV = join(REPO, ".imgfn", "pybench");
+export function benchPython(): Promise<PythonEnv> {
+  return pythonEnv(BENCH_VENV, [...REFERENCE_PACKAGES, "boto3"]);
+}
+
+function pythonEnv(venv: string, packages: string[]): Promise<PythonEnv> {
+  if (!pending.has(venv)) pending.set(venv, make(venv, packages));
+  return pending.get(venv)!;
+}
+
+function make(venv: string, packages: string[]): Promise<PythonEnv> {
+  return ensure(venv, packages).then(
     (python) => ({ python }),
     (err: Error) => {
       if (process.env.CI) throw new Error(`the reference pipeline's Python environment is required in CI: ${err.message}`);
       return { skip: err.message };
     },
   );
-  return pending;
 }
 
-async function works(python: string): Promise<boolean> {
-  return run(python, ["-c", "import numpy, PIL, onnxruntime"]).then(() => true, () => false);
+const IMPORT_NAMES: Record<string, string> = { pillow: "PIL" };
+async function works(python: string, packages: string[]): Promise<boolean> {
+  const imports = packages.map((p) => IMPORT_NAMES[p] ?? p).join(", ");
+  return run(python, ["-c", `import ${imports}`]).then(() => true, () => false);
 }
 
-async function ensure(): Promise<string> {
-  if (existsSync(venvPython()) && (await works(venvPython()))) return venvPython();
+async function ensure(venv: string, packages: string[]): Promise<string> {
+  if (existsSync(venvPython(venv)) && (await works(venvPython(venv), packages))) return venvPython(venv);
   await run("python3", ["--version"]).catch(() => {
     throw new Error("python3 is not installed");
   });
   // built beside, then renamed into place, so two test files starting together cannot see half a venv
   await mkdir(join(REPO, ".imgfn"), { recursive: true });
-  const building = `${VENV}.building-${process.pid}-${Date.now()}`;
+  const building = `${venv}.building-${process.pid}-${Date.now()}`;
   try {
     await run("python3", ["-m", "venv", building]);
-    await run(venvPython(building), ["-m", "pip", "install", "--quiet", "--retries", "0", "--timeout", "2", "onnxruntime", "pillow", "numpy"], { timeout: 300_000 }).catch((err) => {
-      throw new Error(`pip could not install onnxruntime, pillow and numpy (no wheel index reachable?): ${String(err.stderr ?? err.message).trim().split("\n").pop()}`);
+    await run(venvPython(building), ["-m", "pip", "install", "--quiet", "--retries", "0", "--timeout", "2", ...packages], { timeout: 300_000 }).catch((err) => {
+      throw new Error(`pip could not install ${packages.join(", ")} (no wheel index reachable?): ${String(err.stderr ?? err.message).trim().split("\n").pop()}`);
     });
-    if (!(existsSync(venvPython()) && (await works(venvPython())))) {
-      await rm(VENV, { recursive: true, force: true });
-      await rename(building, VENV);
+    if (!(existsSync(venvPython(venv)) && (await works(venvPython(venv), packages)))) {
+      await rm(venv, { recursive: true, force: true });
+      await rename(building, venv);
     }
   } finally {
     await rm(building, { recursive: true, force: true });
   }
-  return venvPython();
+  return venvPython(venv);
 }
 
 /** Runs reference/classify.py with the venv's python. */
