@@ -41,6 +41,10 @@ export class ImageInputError extends Error {
   }
 }
 
+// Every image is decoded once, so libvips' operation cache would only hold memory: off, it lowers
+// the peak RSS of a 12 MP JPEG by about 40 MB (BENCHMARKS.md, item 8).
+sharp.cache(false);
+
 /** Formats the classifier decodes (sharp's prebuilt libvips). */
 export const SUPPORTED_FORMATS = new Set(["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"]);
 
