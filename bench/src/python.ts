@@ -23,6 +23,7 @@ import { startS3 } from "../../test/helpers/s3.js";
 import { ROOT, TASK, WORK, childEnv, log, r1, r2, readImages, runNode, stats, writePart } from "./common.js";
 import { loadFunction } from "./fn.js";
 
+const r4 = (v: number) => Number(v.toFixed(4));
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const BLOCK = 10;
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 8);
@@ -171,7 +172,7 @@ for (const mode of ["exact", "fast"] as const) {
     const r = await clf.classify(readFileSync(file), { topK: 1000 });
     const ref = reference[i].predictions[0];
     const same = r.predictions.find((p) => p.index === ref.index)!;
-    rows.push({ file: basename(file), agree: r.predictions[0].index === ref.index, deltaP: r2(Math.abs(same.score - ref.score) * 1e4) / 1e4 });
+    rows.push({ file: basename(file), agree: r.predictions[0].index === ref.index, deltaP: r4(Math.abs(same.score - ref.score)) });
   }
   // the cost side: warm preprocessing of the 12 MP JPEG with this fidelity
   const big = readFileSync(images.find((i) => i.id === "jpeg-12mp")!.file);
@@ -182,8 +183,8 @@ for (const mode of ["exact", "fast"] as const) {
   fidelity[mode] = {
     files: rows.length,
     top1Agreement: r2(rows.filter((r) => r.agree).length / rows.length),
-    meanAbsDeltaTop1: Math.round((deltas.reduce((a, b) => a + b, 0) / deltas.length) * 1e4) / 1e4,
-    maxAbsDeltaTop1: Math.max(...deltas),
+    meanAbsDeltaTop1: r4(deltas.reduce((a, b) => a + b, 0) / deltas.length),
+    maxAbsDeltaTop1: r4(Math.max(...deltas)),
     preprocess12MpJpeg: stats(times.slice(2)),
     worst: [...rows].sort((a, b) => b.deltaP - a.deltaP).slice(0, 3),
   };
@@ -192,7 +193,7 @@ for (const mode of ["exact", "fast"] as const) {
 
 // ---- bad and odd inputs against a normal photo (12 MP phone JPEG), fresh process each -----------
 const inputs: [string, () => Promise<Buffer> | Buffer][] = [
-  ["normal: 12 MP JPEG (4000×3000)", () => readFileSync(images.find((i) => i.id === "jpeg-12mp")!.file)],
+  ["12 MP JPEG (4000×3000), the normal photo", () => readFileSync(images.find((i) => i.id === "jpeg-12mp")!.file)],
   ...img.EXTREME_ASPECTS.map(([name, w, h, f]): [string, () => Promise<Buffer>] => [`extreme aspect: ${name}`, () => img.extremeAspect(w, h, f)]),
   ["lying JPEG: 7000×7000 header, 64×64 scan", () => img.lyingJpeg(7000, 7000)],
   ["truncated JPEG (half)", () => img.truncatedJpeg()],

@@ -421,7 +421,7 @@ if (python) {
     "",
   );
   md.push("### Bad and odd inputs against a normal photo", "");
-  md.push(`Each input classified 7 times in one process (median of the last 5, failures included: they are refused before or while decoding), and peak RSS in a fresh process that loaded the model and classified the input 3 times (\`bench/src/input-child.ts\`). Normal: ${python.badInput.normal}.`, "");
+  md.push(`Each input classified 7 times in one process (median of the last 5, failures included: they are refused before or while decoding), and peak RSS in a fresh process that loaded the model and classified the input 3 times (\`bench/src/input-child.ts\`). The first row is the normal photo.`, "");
   table(["Input", "Time, ms (median / p95)", "Peak RSS", "Outcome"], python.badInput.rows.map((r: any) => [r.input, ms(r.ms), `${r.peakMb} MB`, r.outcome]));
   md.push(`Worst: time ${python.badInput.worstTime.ratio}× (${python.badInput.worstTime.input}), memory ${python.badInput.worstMemory.ratio}× (${python.badInput.worstMemory.input}) of the normal photo.`, "");
 } else missing("python");
