@@ -14,8 +14,9 @@ export const commands: LazyCommand[] = [
   { usage: "upload <paths...>", summary: "Upload images (files or folders) under the input prefix and wait for each result", load: async () => (await import("./upload.js")).uploadCommand },
   { usage: "logs", summary: "Show the function's logs: classifications, errors and REPORT lines", load: async () => (await import("./logs.js")).logsCommand },
   { usage: "invoke", summary: "Invoke the function once with an S3 event (synchronously), as the RIE invoke URL does", load: async () => (await import("./invoke.js")).invokeCommand },
+  { usage: "event", summary: "Print a test event (imgfn event s3 --key K) for invoke --event or curl -d @-", load: async () => (await import("./event.js")).eventCommand },
   { usage: "status", summary: "Show the deployed function, trigger, role, repository, recent invocations and drift from the config", load: async () => (await import("./status.js")).statusCommand },
-  { usage: "teardown", summary: "Remove everything imgfn created for this app (the bucket only with --delete-bucket)", load: async () => (await import("./teardown.js")).teardownCommand },
+  { usage: "teardown", aliases: ["delete", "remove", "destroy"], summary: "Remove everything imgfn created for this app (the bucket only with --delete-bucket)", load: async () => (await import("./teardown.js")).teardownCommand },
   { usage: "predict <files...>", summary: "Classify local image files with the same code the function runs", load: async () => (await import("./predict.js")).predictCommand },
   { usage: "model", summary: "Inspect and fetch the classification model", load: async () => (await import("./model.js")).modelCommand },
 ];

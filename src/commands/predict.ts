@@ -1,11 +1,13 @@
 import { InvalidArgumentError } from "commander";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { relative } from "node:path";
 import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
-import { DEFAULT_MAX_PIXELS } from "../../handler/settings.js";
-import { PartialFailure } from "../errors.js";
+import { DEFAULT_MAX_PIXELS, DEFAULT_SUFFIXES } from "../../handler/settings.js";
+import { InputNotFound, PartialFailure } from "../errors.js";
 import { loadModelStep, modelOptions } from "./model-options.js";
 import { defineCommand } from "./command.js";
-import { formatMs, table } from "../ui/output.js";
+import { formatMs } from "../ui/output.js";
+import { walk } from "./upload.js";
 
 interface FileResult {
   file: string;
@@ -15,14 +17,30 @@ interface FileResult {
   error?: { code: string; message: string };
 }
 
+/** Files as given; a folder becomes the images in it (any depth), as `upload` takes folders. */
+async function expandFolders(files: string[], cwd: string): Promise<string[]> {
+  const out: string[] = [];
+  const image = (f: string) => DEFAULT_SUFFIXES.some((s) => f.toLowerCase().endsWith(s.toLowerCase()));
+  for (const f of files) {
+    const info = await stat(f).catch(() => undefined);
+    if (info?.isDirectory()) out.push(...(await walk(f)).filter(image).map((p) => relative(cwd, p) || p));
+    else out.push(f); // a missing file is reported per file below
+  }
+  return out;
+}
+
 export const predictCommand = defineCommand({
+  examples: ["predict samples/cat.jpg", "predict photos/ --top 3", "predict photo.jpg --model my-model.onnx --labels labels.txt", "predict samples/cat.jpg --json"],
+  globals: ["json"],
   options: (cmd) => {
     cmd.option("-t, --top <n>", "how many predictions to show per file", (v) => parsePositive(v, "--top"), 5);
     cmd.option("--threads <n>", "ONNX Runtime intra-op threads", (v) => parsePositive(v, "--threads"), 1);
     cmd.option("--max-pixels <n>", "refuse images larger than this many pixels", (v) => parsePositive(v, "--max-pixels"), DEFAULT_MAX_PIXELS);
     modelOptions(cmd);
   },
-  async run(ctx, files: string[], opts) {
+  async run(ctx, given: string[], opts) {
+    const files = await expandFolders(given, ctx.cwd);
+    if (files.length === 0) throw new InputNotFound(`no images (${DEFAULT_SUFFIXES.filter((s) => s === s.toLowerCase()).join(", ")}) under ${given.join(", ")}`);
     const spec = await loadModelStep(ctx, opts);
     const classifier = await Classifier.load({ manifest: spec.manifest, model: spec.weights.path, labels: spec.labels, threads: opts.threads });
     const results: FileResult[] = [];
@@ -50,7 +68,7 @@ export const predictCommand = defineCommand({
       }
       const t = r.timings!;
       ctx.out.print(`${c.bold(r.file)}  ${c.dim(`${r.image!.width}x${r.image!.height} ${r.image!.format}, preprocess ${formatMs(t.preprocess)}, inference ${formatMs(t.inference)}`)}`);
-      ctx.out.print(table(r.predictions!.map((p, i) => [`${i + 1}.`, (p.score * 100).toFixed(1).padStart(5) + "%", p.label, c.dim(`#${p.index}`)]), { indent: 2 }));
+      ctx.out.print(ctx.out.table(r.predictions!.map((p, i) => [`${i + 1}.`, (p.score * 100).toFixed(1) + "%", p.label, c.dim(`#${p.index}`)]), { indent: 2, right: [0, 1], shrink: [2] }));
     }
     const failed = results.filter((r) => r.error).length;
     if (failed) throw new PartialFailure(`${failed} of ${results.length} file${results.length > 1 ? "s" : ""} could not be classified`);
@@ -62,5 +80,11 @@ const round = (v: number) => Math.round(v * 100) / 100;
 export function parsePositive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export function parseNonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number (0 or more), got "${value}"`);
   return n;
 }
