@@ -32,6 +32,8 @@ RUN set -eu; \
 
 FROM ${BASE_IMAGE}
 WORKDIR /var/task
+# stacks in the logs name handler/*.ts lines (index.mjs.map ships beside the bundle)
+ENV NODE_OPTIONS=--enable-source-maps
 # Ordered by how often they change: dependencies, model, handler.
 COPY --from=deps /build/node_modules /var/task/node_modules
 COPY model/ /var/task/model/

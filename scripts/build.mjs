@@ -25,5 +25,9 @@ await Promise.all([
     // minified bundle parses faster; error names come from explicit `name` fields, not class names
     mainFields: ["module", "main"],
     minify: true,
+    // index.mjs.map ships beside the bundle: with --enable-source-maps (the emulator's workers,
+    // NODE_OPTIONS in the image) stacks name handler/*.ts lines; no sources inside, only positions
+    sourcemap: true,
+    sourcesContent: false,
   }),
 ]);

@@ -105,9 +105,8 @@ export async function main(argv: string[], io: MainOptions = {}): Promise<number
   } catch (err) {
     if (pipeClosed) return 0;
     return reportError(err, out, debug);
-  } finally {
-    stdout.off("error", onStdoutError);
   }
+  // the listener stays: a write's EPIPE can arrive after main() has returned
 }
 
 /** Global options that take a value; everything else starting with "-" is a flag. */

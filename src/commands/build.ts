@@ -33,6 +33,8 @@ async function pushAuth(ctx: Context, registry: string): Promise<RegistryAuth | 
 }
 
 export const buildCommand = defineCommand({
+  examples: ["build --output image-layout/", "build --push 127.0.0.1:5000/imgfn-app --tag v1", "build --arch arm64 --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/imgfn-app", "build --builder docker --push 127.0.0.1:5000/imgfn-app"],
+  globals: ["json", "profile", "config"],
   options: (cmd) => {
     cmd
       .option("--arch <arch>", "x86_64 or arm64 (default: the config's architecture)")

@@ -16,6 +16,8 @@ import { parsePositive } from "./predict.js";
 import { describeOutcome, outcomeJson } from "./upload.js";
 
 export const demoCommand = defineCommand({
+  examples: ["demo", "demo photos/*.jpg", "demo samples/cat.jpg --json", "demo --model my-model.onnx --labels labels.txt"],
+  globals: ["json", "config"],
   options: (cmd) => {
     cmd.option("--timeout <seconds>", "how long to wait for each result", (v) => parsePositive(v, "--timeout"), 120);
     modelOptions(cmd);

@@ -50,6 +50,7 @@ export function configOverrides(opts: Record<string, any>, globals?: { region?: 
 }
 
 export const deployCommand = defineCommand({
+  examples: ["deploy --dry-run", "deploy", "deploy --memory 2048 --architecture arm64 --region eu-west-1", "deploy --endpoint-url http://127.0.0.1:4566 --no-verify"],
   options: (cmd) => {
     cmd
       .option("--dry-run", "print what each step would create, change or leave alone; change nothing")

@@ -9,6 +9,8 @@ import { loadModelFromOptions, modelOptions } from "./model-options.js";
 const fetchCommand = defineCommand({
   name: "fetch",
   description: "Put the model's weights in the user cache (mirror or download, checksum verified)",
+  examples: ["model fetch", "model fetch --model my-model/model.json"],
+  globals: ["json"],
   options: (cmd) => cmd.option("-m, --model <path>", "model manifest (.json); default: bundled MobileNetV2"),
   async run(ctx, opts) {
     const manifest = await loadManifest(opts.model ?? defaultManifestPath());
@@ -28,6 +30,8 @@ const fetchCommand = defineCommand({
 const infoCommand = defineCommand({
   name: "info",
   description: "Print the model manifest and where its weights resolve from",
+  examples: ["model info", "model info --model my-model.onnx --labels labels.txt --json"],
+  globals: ["json"],
   options: (cmd) => modelOptions(cmd),
   async run(ctx, opts) {
     let weights: { path: string; source: string; sha256: string; bytes: number } | { error: string; hint?: string };
@@ -65,5 +69,7 @@ const infoCommand = defineCommand({
 });
 
 export const modelCommand = defineCommand({
+  examples: ["model info", "model fetch", "model info --model my-model.onnx --labels labels.txt", "model info --json"],
+  globals: ["json"],
   subcommands: [fetchCommand, infoCommand],
 });
