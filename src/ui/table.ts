@@ -74,7 +74,7 @@ export function table(rows: string[][], opts: TableOptions = {}): string {
       const fill = " ".repeat(widths[i] - visibleLength(text));
       return right.has(i) ? fill + text : text + fill;
     });
-    const line = pad + cells.join(" ".repeat(gap));
+    const line = (pad + cells.join(" ".repeat(gap))).trimEnd();
     // a terminal too narrow even for the shrunk columns: cut the line rather than wrap it
     return opts.width !== undefined ? truncate(line, opts.width) : line;
   });
