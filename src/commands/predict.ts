@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { readFile, stat } from "node:fs/promises";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
 import { DEFAULT_MAX_PIXELS, DEFAULT_SUFFIXES } from "../../handler/settings.js";
 import { InputNotFound, PartialFailure } from "../errors.js";
@@ -22,8 +22,8 @@ async function expandFolders(files: string[], cwd: string): Promise<string[]> {
   const out: string[] = [];
   const image = (f: string) => DEFAULT_SUFFIXES.some((s) => f.toLowerCase().endsWith(s.toLowerCase()));
   for (const f of files) {
-    const info = await stat(f).catch(() => undefined);
-    if (info?.isDirectory()) out.push(...(await walk(f)).filter(image).map((p) => relative(cwd, p) || p));
+    const info = await stat(resolve(cwd, f)).catch(() => undefined);
+    if (info?.isDirectory()) out.push(...(await walk(resolve(cwd, f))).filter(image).map((p) => relative(cwd, p) || p));
     else out.push(f); // a missing file is reported per file below
   }
   return out;
@@ -47,7 +47,7 @@ export const predictCommand = defineCommand({
     for (const file of files) {
       const started = performance.now();
       try {
-        const bytes = await readFile(file);
+        const bytes = await readFile(resolve(ctx.cwd, file));
         const read = performance.now() - started;
         const r = await classifier.classify(bytes, { topK: opts.top, maxPixels: opts.maxPixels });
         results.push({ file, predictions: r.predictions, image: r.image, timings: { read: round(read), ...r.timings } });

@@ -30,14 +30,14 @@ export function truncate(s: string, max: number): string {
   let out = "";
   let shown = 0;
   let coloured = false;
-  for (const part of s.split(/(\x1b\[[0-9;]*m)/)) {
+  outer: for (const part of s.split(/(\x1b\[[0-9;]*m)/)) {
     if (part.startsWith("\x1b[")) {
       out += part;
       coloured = true;
       continue;
     }
     for (const ch of part) {
-      if (shown === max - 1) break;
+      if (shown === max - 1) break outer;
       out += ch;
       shown++;
     }

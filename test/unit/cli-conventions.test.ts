@@ -4,11 +4,12 @@
  * applicable global options in every command's --help, and local problems reported before any
  * AWS call.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { commands } from "../../src/commands/index.js";
+import { repoRoot } from "../e2e/helpers.js";
 import { runCli } from "../helpers/cli.js";
 
 const project = (config: Record<string, unknown> = { app: "conv", region: "eu-west-1" }) => {
@@ -118,5 +119,48 @@ describe("--help of every command", () => {
     const predict = (await runCli(["predict", "--help"])).stdout;
     expect(predict).not.toContain("--endpoint-url");
     expect(predict).not.toContain("--yes");
+  });
+});
+
+describe("small things", () => {
+  it("model info counts the labels even when the weights are missing", async () => {
+    const r = await runCli(["model", "info"], { env: { PATH: process.env.PATH, XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), "imgfn-nocache-")) } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/labels\s+1000 classes/);
+    expect(r.stdout).toContain("not available");
+  });
+
+  it("the default app name comes from the folder's name, made valid", async () => {
+    const base = mkdtempSync(join(tmpdir(), "imgfn-app-"));
+    const dir = join(base, "My Cat Photos!");
+    mkdirSync(dir);
+    const r = await runCli(["event", "s3"], { cwd: dir, env: noAws });
+    expect(JSON.parse(r.stdout).Records[0].s3.bucket.name).toBe("imgfn-my-cat-photos-local");
+    const odd = join(base, "___");
+    mkdirSync(odd);
+    const fallback = await runCli(["event", "s3"], { cwd: odd, env: noAws });
+    expect(JSON.parse(fallback.stdout).Records[0].s3.bucket.name).toBe("imgfn-imgfn-local");
+  });
+
+  it("status --since takes logs' durations; a bare number is refused with the unit to add", async () => {
+    const r = await runCli(["status", "--since", "24"], { cwd: project(), env: noAws });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--since must be a duration like 30s, 10m, 2h, 1d or an ISO time (got "24")`);
+    expect(r.stderr).toContain("next step: add the unit, e.g. --since 24h");
+    expect((await runCli(["status", "--help"])).stdout).toMatch(/--since <when>.*\(30m, 2h, 1d\)/);
+  });
+
+  it("predict takes a folder, as upload does, classifying the images in it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imgfn-predict-dir-"));
+    const photos = join(dir, "photos");
+    mkdirSync(join(photos, "more"), { recursive: true });
+    copyFileSync(join(repoRoot, "samples", "cat.jpg"), join(photos, "cat.jpg"));
+    copyFileSync(join(repoRoot, "samples", "espresso.jpg"), join(photos, "more", "espresso.JPG"));
+    writeFileSync(join(photos, "notes.txt"), "not an image");
+    const r = await runCli(["predict", "photos", "--json", "--top", "1"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const results = JSON.parse(r.stdout);
+    expect(results.map((x: any) => x.file)).toEqual([join("photos", "cat.jpg"), join("photos", "more", "espresso.JPG")]);
+    expect(results[1].predictions[0].label).toBe("espresso");
   });
 });
