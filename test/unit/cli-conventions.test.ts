@@ -4,7 +4,7 @@
  * applicable global options in every command's --help, and local problems reported before any
  * AWS call.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -162,5 +162,27 @@ describe("small things", () => {
     const results = JSON.parse(r.stdout);
     expect(results.map((x: any) => x.file)).toEqual([join("photos", "cat.jpg"), join("photos", "more", "espresso.JPG")]);
     expect(results[1].predictions[0].label).toBe("espresso");
+  });
+});
+
+describe("README and --help agree", () => {
+  it("every flag the README gives an imgfn command is in that command's --help", async () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n"));
+    const spans = [...readme.matchAll(/`((?:npx )?imgfn [^`]+)`/g)].map((m) => m[1]);
+    const uses = [...blocks, ...spans].map((l) => l.replace(/#.*$/, "").trim()).filter((l) => /^(npx )?imgfn \w/.test(l));
+    expect(uses.length).toBeGreaterThan(15);
+    const checked: string[] = [];
+    for (const use of uses) {
+      const words = use.replace(/^npx /, "").split(/\s+/).slice(1);
+      if (words[0].startsWith("-")) continue; // global flags before the command
+      const command = ["model", "event"].includes(words[0]) && words[1] && !words[1].startsWith("-") ? words.slice(0, 2) : words.slice(0, 1);
+      const help = (await runCli([...command, "--help"])).stdout;
+      for (const flag of words.filter((w) => /^--?[a-z]/.test(w)).map((w) => w.replace(/[=[].*$/, "").replace(/[\]…,)]+$/, ""))) {
+        expect(help, `${use}: ${flag} is not in "imgfn ${command.join(" ")} --help"`).toMatch(new RegExp(`(^|[\\s,])${flag.replace(/[-/\\^$*+?.()|[\]{}]/g, "\\$&")}(?=[\\s,<]|$)`, "m"));
+        checked.push(`${command.join(" ")} ${flag}`);
+      }
+    }
+    expect(checked).toEqual(expect.arrayContaining(["init --region", "logs --follow", "event s3 --key", "predict --model"]));
   });
 });
