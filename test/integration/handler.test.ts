@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stageFunction } from "../../src/image/stage.js";
 import { loadModel } from "../../src/model/spec.js";
 import { startS3, type TestS3 } from "../helpers/s3.js";
@@ -147,6 +147,22 @@ describe("the function against a real S3 server", () => {
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe("SlowDown");
     expect(await s3.list("results/retry/")).toEqual(["results/retry/ok.jpg.json"]);
+  });
+
+  it("logs a permanent S3 error (NoSuchBucket) as one no retry helps, and a transient one as retried", async () => {
+    const logged: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: string) => void logged.push(line));
+    try {
+      const gone = await handler(s3Event(s3Record("no-such-bucket", "uploads/cat.jpg", 1000)), ctx()).catch((e) => e);
+      expect(gone.name).toBe("NoSuchBucket");
+      await handler(s3Event(s3Record(s3.bucket, "uploads/retry/flaky-2.jpg", 1000)), ctx()).catch(() => {});
+    } finally {
+      spy.mockRestore();
+    }
+    const [permanent, transient] = logged.map((l) => JSON.parse(l));
+    expect(permanent).toMatchObject({ level: "error", msg: "record failed (NoSuchBucket); retrying will not help", key: "uploads/cat.jpg" });
+    expect(transient).toMatchObject({ level: "error", msg: "record failed; Lambda retries an asynchronous (S3) event", error: { name: "SlowDown" } });
+    expect(logged.join("\n")).not.toContain("transient failure; Lambda will retry");
   });
 
   it("a deleted object is skipped, not retried", async () => {
