@@ -11,7 +11,7 @@ import type { BuildResult, RegistryAuth } from "../image/builder.js";
 import { type BuilderChoice, selectBuilder } from "../image/index.js";
 import { parseRepository } from "../image/reference.js";
 import { stageFunction } from "../image/stage.js";
-import { formatBytes, table } from "../ui/output.js";
+import { formatBytes } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
 import { loadModelStep, modelOptions } from "./model-options.js";
 
@@ -93,12 +93,12 @@ export const buildCommand = defineCommand({
       if (result.output) ctx.out.print(`${c.bold("layout")}  ${result.output}`);
       ctx.out.print("");
       ctx.out.print(
-        table(
+        ctx.out.table(
           [
             ["layer", "compressed", "uncompressed", ""].map((h) => c.dim(h)),
             ...result.layers.map((l) => [l.kind ?? "", formatBytes(l.size), l.uncompressedSize ? formatBytes(l.uncompressedSize) : "-", l.uploaded ? "pushed" : target ? c.dim("reused") : ""]),
           ],
-          { indent: 0 },
+          { indent: 0, shrink: [0] },
         ),
       );
     } finally {

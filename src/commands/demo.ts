@@ -8,7 +8,7 @@ import type { LocalStack } from "../local/stack.js";
 import { isAlive } from "../local/state.js";
 import { samplePath } from "../paths.js";
 import { uploadAll, uploadAndWait, type UploadItem, type UploadOutcome } from "../pipeline/upload.js";
-import { formatMs, table } from "../ui/output.js";
+import { formatMs } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 import { startStackForCommand } from "./dev.js";
 import { modelOptions } from "./model-options.js";
@@ -100,5 +100,5 @@ function printTable(out: import("../ui/output.js").Output, rows: { o: UploadOutc
     ]);
   }
   out.print("");
-  out.print(table(table_, { indent: 2 }));
+  out.print(out.table(table_, { indent: 2, shrink: [0, 1] }));
 }

@@ -6,7 +6,7 @@ import { awsRuntime } from "../aws/runtime.js";
 import { type ConfigInput, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { BuilderChoice } from "../image/index.js";
-import { formatMs, type StepHandle, table } from "../ui/output.js";
+import { formatMs, type StepHandle } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
 
@@ -96,8 +96,8 @@ function printReport(ctx: Context, report: DeployReport): void {
   const rows = [
     ["bucket", `s3://${report.bucket}`],
     ["image", report.imageUri ?? ""],
-    ["upload", "imgfn upload <image files>"],
-    ["logs", "imgfn logs --follow"],
+    ["upload", ctx.out.cmd("upload <image files>")],
+    ["logs", ctx.out.cmd("logs --follow")],
   ];
   const v = report.verify;
   if (v) {
@@ -105,5 +105,5 @@ function printReport(ctx: Context, report: DeployReport): void {
     const figures = r ? `; ${r.initDuration !== undefined ? `init ${formatMs(r.initDuration)}, ` : ""}duration ${formatMs(r.duration)}, max memory ${r.maxMemoryUsed}/${r.memorySize} MB` : "";
     rows.splice(2, 0, ["verified", `cat → ${v.top1} (${(v.score * 100).toFixed(1)}%), ${formatMs(v.latencyMs)} end to end${figures}`]);
   }
-  ctx.out.print(table(rows, { indent: 2 }));
+  ctx.out.print(ctx.out.table(rows, { indent: 2, shrink: [1] }));
 }

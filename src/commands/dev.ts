@@ -71,6 +71,7 @@ export const devCommand = defineCommand({
     cmd.option("--concurrency <n>", "function workers (default: config concurrency, 2)", (v) => parsePositive(v, "--concurrency"));
     cmd.option("--retry-delays <ms,ms>", "delays before the retries of a failed event (Lambda: 60000,120000)", parseDelays);
     modelOptions(cmd);
+    cmd.addHelpText("after", "\n--json: a first line {\"status\":\"running\", endpoints…}, then one log event per line (NDJSON) until Ctrl-C.");
   },
   async run(ctx, opts) {
     let running = readDevState(ctx.cwd);

@@ -42,7 +42,7 @@ export const statusCommand = defineCommand({
     ];
     ctx.out.print(ctx.out.table(rows, { shrink: [1] }));
     if (report.drift.length) {
-      ctx.out.print(c.yellow(`\nDrift from the config (imgfn deploy fixes it):`));
+      ctx.out.print(c.yellow(`\nDrift from the config (${ctx.out.cmd("deploy")} fixes it):`));
       for (const d of report.drift) ctx.out.print(`  ~ ${d}`);
     } else ctx.out.print(c.dim("\nNo drift: the deployment matches the config."));
   },

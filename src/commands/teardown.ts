@@ -4,7 +4,6 @@ import { awsRuntime } from "../aws/runtime.js";
 import { teardown } from "../aws/teardown.js";
 import { loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { table } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 
 export const teardownCommand = defineCommand({
@@ -39,7 +38,7 @@ export const teardownCommand = defineCommand({
     }
     if (report.dryRun) {
       ctx.out.print(`Would delete (nothing was changed):`);
-      ctx.out.print(table(report.items.filter((i) => i.action !== "absent").map((i) => [i.action === "delete" ? "-" : "·", i.step, i.resource, i.changes.join("; ")]), { indent: 2 }));
+      ctx.out.print(ctx.out.table(report.items.filter((i) => i.action !== "absent").map((i) => [i.action === "delete" ? "-" : "·", i.step, i.resource, i.changes.join("; ")]), { indent: 2, shrink: [2, 3] }));
       return;
     }
     const deleted = report.items.filter((i) => i.action === "delete").length;
