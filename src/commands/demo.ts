@@ -50,9 +50,12 @@ export const demoCommand = defineCommand({
       const outcomes = await ctx.out.step(`Uploading ${items.length} image${items.length > 1 ? "s" : ""} to s3://${stack.bucket}/${config.inputPrefix} and waiting for results`, async (s) => {
         // The first alone, so it shows the cold start and the rest can show warm reuse.
         const first = await uploadAndWait(s3, config, stack!.bucket, items[0].file, items[0].key, wait);
-        s.update(`1/${items.length}`);
-        const rest = await uploadAll(s3, config, stack!.bucket, items.slice(1), { ...wait, concurrency: config.concurrency, onDone: (_o, d) => s.update(`${d + 1}/${items.length}`) });
-        return [first, ...rest];
+        s.progress(1, items.length, "processed");
+        const rest = await uploadAll(s3, config, stack!.bucket, items.slice(1), { ...wait, concurrency: config.concurrency, onDone: (_o, d) => s.progress(d + 1, items.length, "processed") });
+        const all = [first, ...rest];
+        const bad = all.filter((o) => o.failure || o.result?.error || !o.result?.predictions?.length).length;
+        if (bad) s.done(`${bad} of ${all.length} did not classify`, bad === all.length ? "fail" : "warn");
+        return all;
       });
       await stack.idle();
       s3.destroy();

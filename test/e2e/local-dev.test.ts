@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localS3Client } from "../../src/local/s3.js";
 import { waitForResult } from "../../src/pipeline/upload.js";
 import { parseHandlerLine, parseReport } from "../../src/ui/logs.js";
+import { imgfnUnderPty } from "../helpers/pty.js";
 import { bin, cliEnv, descendants, imgfn, isGone, sample, until } from "./helpers.js";
 
 let project: string;
@@ -219,6 +220,22 @@ describe("imgfn dev (real stack)", () => {
     expect(bad.stderr).not.toContain("✔ Uploading");
     expect(bad.stderr).toMatch(/… \d\/5 processed/); // plain progress lines without a terminal
     expect(bad.stdout).toMatch(new RegExp(`^1 done, 4 errors; end-to-end p50 ${MS}, p95 ${MS}$`, "m"));
+  });
+
+  it("upload on an 80-column terminal shows n/N with a bar, and its table fits", async () => {
+    const many = join(project, "many");
+    await mkdir(many, { recursive: true });
+    for (let i = 0; i < 20; i++) await writeFile(join(many, `cat-${String(i).padStart(2, "0")}-with-a-rather-long-file-name-for-the-key-column.jpg`), catBytes);
+    const r = await imgfnUnderPty(["upload", "--local", "many", "--prefix", "uploads/many/", "--concurrency", "2"], { columns: 80, cwd: project, timeoutSeconds: 120 });
+    for (let i = 0; i < 20; i++) triggering.push(`many/${i}`);
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toMatch(/▕[█░]{20}▏ \d+\/20 processed/);
+    // eslint-disable-next-line no-control-regex
+    const lines = r.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").split(/\r?\n/);
+    const rows = lines.filter((l) => l.startsWith("uploads/many/"));
+    expect(rows).toHaveLength(20);
+    for (const l of [...rows, ...lines.filter((l) => /^\s+\S.*%$/.test(l))]) expect([...l.replace(/\r/g, "")].length).toBeLessThanOrEqual(80);
+    expect(rows[0]).toContain("…"); // the long keys are cut, not wrapped
   });
 
   it("upload warns before uploading a file the trigger will not fire for, naming the suffixes setting", async () => {
