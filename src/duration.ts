@@ -17,9 +17,10 @@ export function parseSince(value: string, now = Date.now(), flag = "--since"): n
   return t;
 }
 
-/** "3h 5m" style, for "in the last …" */
+/** A span for "in the last …": "7 d", "24 h", "10 min", "30 s". */
 export function formatSpan(ms: number): string {
-  if (ms >= 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
+  const days = ms / 86_400_000;
+  if (days >= 2 && Math.abs(days - Math.round(days)) < 0.01) return `${Math.round(days)} d`;
   if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)} h`;
   if (ms >= 60_000) return `${Math.round(ms / 60_000)} min`;
   return `${Math.round(ms / 1000)} s`;

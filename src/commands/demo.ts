@@ -13,7 +13,7 @@ import { defineCommand } from "./command.js";
 import { startStackForCommand } from "./dev.js";
 import { modelOptions } from "./model-options.js";
 import { parsePositive } from "./predict.js";
-import { describeOutcome, outcomeJson } from "./upload.js";
+import { describeOutcome, outcomeJson, warnUntriggered } from "./upload.js";
 
 export const demoCommand = defineCommand({
   examples: ["demo", "demo photos/*.jpg", "demo samples/cat.jpg --json", "demo --model my-model.onnx --labels labels.txt"],
@@ -46,6 +46,7 @@ export const demoCommand = defineCommand({
         seen.set(name, n);
         return { file, key: `${config.inputPrefix}${n > 1 ? `${n}-` : ""}${name}` };
       });
+      warnUntriggered(ctx.out, items, config);
       const wait = { timeout: opts.timeout * 1000, signal: ctx.signal };
       const outcomes = await ctx.out.step(`Uploading ${items.length} image${items.length > 1 ? "s" : ""} to s3://${stack.bucket}/${config.inputPrefix} and waiting for results`, async (s) => {
         // The first alone, so it shows the cold start and the rest can show warm reuse.

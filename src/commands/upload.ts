@@ -76,7 +76,7 @@ function refuseOutputPrefix(prefix: string, rules: Pick<Config, "outputPrefix" |
 }
 
 /** Says, before uploading, which files the trigger will not fire for and which setting decides it. */
-function warnUntriggered(out: Output, items: UploadItem[], rules: Pick<Config, "inputPrefix" | "outputPrefix" | "suffixes">): void {
+export function warnUntriggered(out: Output, items: UploadItem[], rules: Pick<Config, "inputPrefix" | "outputPrefix" | "suffixes">): void {
   const notSuffix = items.filter((i) => rules.suffixes.length > 0 && !rules.suffixes.some((s) => i.key.endsWith(s)));
   if (notSuffix.length) {
     const names = notSuffix.slice(0, 5).map((i) => basename(i.key)).join(", ") + (notSuffix.length > 5 ? ` and ${notSuffix.length - 5} more` : "");
