@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import ora, { type Ora } from "ora";
 import pc from "picocolors";
 import { bar } from "./progress.js";
-import { table as fitTable, type TableOptions } from "./table.js";
+import { table as fitTable, truncate, visibleLength, type TableOptions } from "./table.js";
 import { runnable } from "./invocation.js";
 import { canAnimate, terminalColumns } from "./terminal.js";
 
@@ -147,14 +147,21 @@ export class StepHandle {
 
   /** Updates the live text (e.g. "waiting for the role to propagate (12s)"); plain output shows only the end. */
   update(text: string): void {
-    if (this.spinner) this.spinner.text = `${this.title} — ${text}`;
+    if (this.spinner) this.live(`${this.title} — ${text}`);
+  }
+
+  /** The spinner's line, kept to one terminal line (ora redraws by counting wrapped lines). */
+  private live(text: string): void {
+    const columns = (this.out.stderr as NodeJS.WriteStream).columns;
+    // the counts at the end matter most: cut the title, not the progress
+    this.spinner!.text = columns && visibleLength(text) > columns - 3 ? fitLine(text, columns - 3) : text;
   }
 
   /** n of N done: a bar on a redrawable terminal, else a plain line every tenth. */
   progress(done: number, total: number, what = ""): void {
     const counts = `${done}/${total}${what ? " " + what : ""}`;
     if (this.spinner) {
-      this.spinner.text = `${this.title} ${bar(done, total)} ${counts}`;
+      this.live(`${this.title} ${bar(done, total)} ${counts}`);
       return;
     }
     if (this.out.json || total <= 1) return;
@@ -192,4 +199,15 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Keeps the end of a line (the progress) and cuts its beginning's tail: "Uploading 60 fil… ▕██░░▏ 12/60". */
+function fitLine(text: string, width: number): string {
+  const barAt = text.indexOf(" ▕");
+  if (barAt < 0) return truncate(text, width);
+  const head = text.slice(0, barAt);
+  let tail = text.slice(barAt);
+  // too narrow for the bar and a readable title: keep the counts alone
+  if (visibleLength(tail) + 10 > width) tail = tail.replace(/^ ▕[^▏]*▏/, "");
+  return truncate(truncate(head, Math.max(1, width - visibleLength(tail))) + tail, width);
 }

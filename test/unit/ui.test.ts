@@ -109,6 +109,41 @@ describe("steps", () => {
     return { stream: new Writable({ write: (c, _e, cb) => ((text += c), cb()) }), text: () => text };
   };
 
+  /** A terminal of `columns` for ora (isTTY, columns, the cursor calls), recording each frame's text. */
+  const fakeTerminal = (columns: number) => {
+    let text = "";
+    const frame = (cb?: () => void) => ((text += "\n"), cb?.(), true);
+    const stream = Object.assign(new Writable({ write: (c, _e, cb) => ((text += c), cb()) }), {
+      isTTY: true,
+      columns,
+      cursorTo: (_x: number, cb?: () => void) => frame(cb),
+      moveCursor: (_x: number, _y: number, cb?: () => void) => frame(cb),
+      clearLine: (_d: number, cb?: () => void) => frame(cb),
+    });
+    // eslint-disable-next-line no-control-regex
+    return { stream, frames: (has: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "\n").split("\n").filter((f) => f.includes(has)) };
+  };
+
+  for (const [columns, shape] of [
+    [40, /Upload.*… 12\/60 processed$/], // no room for the bar: the counts stay
+    [70, /Uploading 60 files.*… ▕[█░]{20}▏ 12\/60 processed$/],
+  ] as const) {
+    it(`a spinner's line fits ${columns} columns: the title is cut, the progress stays`, async () => {
+      const term = fakeTerminal(columns);
+      const out = new Output({ stderr: term.stream, stdout: capture().stream, interactive: true, color: false });
+      await out.step("Uploading 60 files to s3://a-rather-long-bucket-name/uploads/", async (s) => {
+        s.progress(12, 60, "processed");
+        await new Promise((r) => setTimeout(r, 250)); // a few spinner frames
+      });
+      const frames = term.frames("12/60");
+      expect(frames.length).toBeGreaterThan(0);
+      for (const f of frames) {
+        expect(visibleLength(f)).toBeLessThanOrEqual(columns);
+        expect(f).toMatch(shape);
+      }
+    });
+  }
+
   it("a step whose work partly failed ends with ⚠, not ✔; progress prints about ten plain lines", async () => {
     const err = capture();
     const out = new Output({ stderr: err.stream, stdout: capture().stream, interactive: false, color: false });
