@@ -27,7 +27,7 @@ export const initCommand = defineCommand({
       architecture: DEFAULTS.architecture,
       ...given,
     };
-    const config = validateConfig(raw, ctx.cwd, "flags"); // refuse bad values before writing anything
+    const config = validateConfig(raw, ctx.cwd, "flags", new Set(Object.keys(given))); // refuse bad values before writing anything, naming the flag
     const file: Record<string, unknown> = { ...raw, inputPrefix: config.inputPrefix, outputPrefix: config.outputPrefix };
     // keep model paths as the user typed them (relative to the config file)
     writeFileSync(path, JSON.stringify(file, null, 2) + "\n");

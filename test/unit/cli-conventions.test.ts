@@ -4,7 +4,7 @@
  * applicable global options in every command's --help, and local problems reported before any
  * AWS call.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -43,6 +43,14 @@ describe("--json: exactly one JSON document on stdout", () => {
     expect(error.code).toBe("CONFIG_ERROR");
     expect(error.message).toMatch(/^--memory: /);
     expect(error.message).not.toContain("imgfn.config.json");
+  });
+
+  it("init --memory 99999 names the flag too, and writes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imgfn-init-flag-"));
+    const r = await runCli(["init", "--memory", "99999"], { cwd: dir, env: noAws });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error: --memory: "memory" must be an integer from 128 to 10240`);
+    expect(existsSync(join(dir, "imgfn.config.json"))).toBe(false);
   });
 
   it("--version --json is {version}", async () => {
