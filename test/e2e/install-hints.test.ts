@@ -35,7 +35,7 @@ describe("the invocation imgfn prints", () => {
     expect(nextStep(init.stdout)).toBe("imgfn deploy");
     const help = await sh("imgfn deploy --help", project, env);
     expect(help.stdout).toContain("$ imgfn deploy --dry-run");
-  });
+  }, 180_000);
 
   it("is `npx imgfn` in a project that depends on imgfn", async () => {
     const project = tmp("depends");
@@ -51,7 +51,7 @@ describe("the invocation imgfn prints", () => {
     expect(again.stderr).toContain("next step: edit it, or run npx imgfn init --force to overwrite it");
     const forced = await sh("npx imgfn init --force", project);
     expect(forced.exitCode).toBe(0);
-  });
+  }, 180_000);
 
   it("is `node <path>/bin/imgfn.js` when started by path from elsewhere, and that runs", async () => {
     const project = tmp("by-path");
@@ -62,5 +62,5 @@ describe("the invocation imgfn prints", () => {
     const help = await sh(`${printed} --help`, project);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain("Usage: imgfn deploy");
-  });
+  }, 180_000);
 });

@@ -236,7 +236,7 @@ describe("imgfn dev (real stack)", () => {
     expect(rows).toHaveLength(20);
     for (const l of [...rows, ...lines.filter((l) => /^\s+\S.*%$/.test(l))]) expect([...l.replace(/\r/g, "")].length).toBeLessThanOrEqual(80);
     expect(rows[0]).toContain("…"); // the long keys are cut, not wrapped
-  });
+  }, 150_000);
 
   it("upload warns before uploading a file the trigger will not fire for, naming the suffixes setting", async () => {
     await writeFile(join(project, "scan.bmp"), "BM");

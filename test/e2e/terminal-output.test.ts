@@ -38,7 +38,7 @@ describe("output under a pseudo-terminal", () => {
     expect(r.exitCode).toBe(0);
     expect(r.bytes).toBeLessThan(BOUND);
     expect(plain(r.output)).toContain("✔ Stopping the local stack: no processes left running");
-  });
+  }, 150_000);
 
   it("on an 80-column terminal a spinner runs, and --top 2000 rows fit in 80 columns, aligned, long labels cut with …", async () => {
     const r = await imgfnUnderPty(["predict", "samples/cat.jpg", "--top", "2000"], { columns: 80, cwd: repoRoot });
