@@ -1,6 +1,6 @@
 /** The per-file classification table `predict` and `classify` print (and its JSON record). */
 import type { Prediction } from "../../handler/classify.js";
-import { formatMs, type Output, table } from "./output.js";
+import { formatMs, type Output } from "./output.js";
 
 /** A file that cannot be read becomes a result with an error (the other files still run), or undefined. */
 export function fileReadError(err: unknown, file: string): FileResult["error"] | undefined {
@@ -27,6 +27,6 @@ export function printFileResults(out: Output, results: FileResult[]): void {
     }
     const t = r.timings!;
     out.print(`${c.bold(r.file)}  ${c.dim(`${r.image!.width}x${r.image!.height} ${r.image!.format}, preprocess ${formatMs(t.preprocess)}, inference ${formatMs(t.inference)}`)}`);
-    out.print(table(r.predictions!.map((p, i) => [`${i + 1}.`, (p.score * 100).toFixed(1).padStart(5) + "%", p.label, c.dim(`#${p.index}`)]), { indent: 2 }));
+    out.print(out.table(r.predictions!.map((p, i) => [`${i + 1}.`, (p.score * 100).toFixed(1) + "%", p.label, c.dim(`#${p.index}`)]), { indent: 2, right: [0, 1], shrink: [2] }));
   }
 }
