@@ -84,6 +84,8 @@ function toResult(file: string, a: HttpAnswer, endpoint: Endpoint): ClassifyResu
 }
 
 export const classifyCommand = defineCommand({
+  examples: ["classify cat.jpg", "classify --local samples/cat.jpg --json", "classify --url http://127.0.0.1:9000/ photo.png --top 3"],
+  globals: ["json", "region", "profile", "config"],
   options: (cmd) => {
     cmd.option("--local", "send to the running `imgfn dev` stack's Function URL", false);
     cmd.option("--url <url>", "send to this URL (any server answering like the function's URL)");
