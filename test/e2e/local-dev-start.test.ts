@@ -2,7 +2,7 @@
 // program, and the copy-paste upload command it prints working from the user's own folder.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -70,6 +70,33 @@ describe("starting imgfn dev", () => {
       return /try:\s+imgfn upload --local (\S+)/.exec(out.stdout)?.[1];
     });
     expect(existsSync(resolve(project, hint.replace(/^'|'$/g, "")))).toBe(true);
+    dev.kill("SIGINT");
+    expect(await exit).toBe(0);
+  });
+  it("survives a failing background invocation with Lambda's default retry delays (no --retry-delays)", async () => {
+    const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-retry-"));
+    dirs.push(project);
+    const { dev, exit, out } = startDev(project, ["--json"]);
+    const state = await until("imgfn dev to start", () => {
+      if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
+      return out.stdout.includes("\n") ? JSON.parse(out.stdout.split("\n")[0]) : undefined;
+    });
+    // an S3 event for a bucket that does not exist: the function throws, Lambda schedules a retry
+    const event = JSON.parse(await readFile(new URL("./s3-event.json", import.meta.url), "utf8"));
+    event.Records[0].s3.bucket.name = "no-such-bucket-here";
+    const res = await fetch(`${state.invokeEndpoint}/2015-03-31/functions/function/invocations`, { method: "POST", headers: { "X-Amz-Invocation-Type": "Event" }, body: JSON.stringify(event) });
+    expect(res.status).toBe(202);
+    // the first retry is announced with Lambda's first delay (60 s), and dev keeps running
+    await until("the retry warning", () => {
+      if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
+      return /failed \(.+\); retry 1 in 60 s/.test(out.stderr) || undefined;
+    });
+    expect(out.stderr).not.toContain("TypeError");
+    // still serving: a synchronous invocation is answered (with the function's error for this event)
+    const sync = await fetch(`${state.invokeEndpoint}/2015-03-31/functions/function/invocations`, { method: "POST", body: JSON.stringify(event) });
+    expect(sync.status).toBe(200);
+    expect(sync.headers.get("x-amz-function-error")).toBe("Unhandled");
+    expect(dev.exitCode).toBe(null);
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
   });
