@@ -69,7 +69,7 @@ describe("imgfn demo", () => {
       await writeFile(join(project, "imgfn.config.json"), JSON.stringify({ memory: 128, timeout: 1 }));
       // 36 megapixels of noise: decoding it needs more than 128 MB (or more than 1 s), so the attempt fails
       const big = join(project, "big.jpg");
-      await sharp({ create: { width: 6000, height: 6000, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 60 } } }).jpeg().toFile(big);
+      await sharp({ create: { width: 6000, height: 6000, channels: 3, background: "#808080", noise: { type: "gaussian" as const, mean: 128, sigma: 60 } } }).jpeg().toFile(big);
       const res = await imgfn(["demo", "--json", "--timeout", "10", big], project);
       expect(res.stderr).not.toContain("TypeError");
       expect(res.exitCode, res.stderr).toBe(1);

@@ -2,7 +2,7 @@
  * The function as it ships (the staged esbuild bundle + model files), invoked with S3's real event
  * shape against a real S3-compatible server on loopback.
  */
-import { createServer, request, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,19 +23,15 @@ const MAX_BYTES = 2_000_000;
 
 beforeAll(async () => {
   s3 = await startS3("photos");
-  // A proxy in front of the S3 server that answers 503 SlowDown for keys containing "flaky",
-  // to show that transient S3 failures are thrown (so that Lambda retries).
-  const upstream = new URL(s3.endpoint);
+  // A front for the S3 server that answers 503 SlowDown for keys containing "flaky", to show that
+  // transient S3 failures are thrown (so that Lambda retries). It serves the S3 handler itself on
+  // its own port (a forwarding proxy would be refused: the request names the front's Host).
   proxy = createServer((req, res) => {
     if (req.url!.includes("flaky")) {
       res.writeHead(503, { "content-type": "application/xml" });
       return res.end(`<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`);
     }
-    const fwd = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode!, up.headers);
-      up.pipe(res);
-    });
-    req.pipe(fwd);
+    s3.handler(req, res);
   });
   await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
   const staged = await stageFunction(await loadModel(), await mkdtemp(join(tmpdir(), "imgfn-task-")), { linkNodeModules: true });
