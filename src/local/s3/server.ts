@@ -40,9 +40,13 @@ export interface S3Server {
 
 type Handler = (ctx: S3Context, r: S3Request) => void | Promise<void>;
 
+/** Query parameters that sign a request or name the SDK's operation, not an S3 sub-resource. */
+const NOT_A_SUBRESOURCE = /^(X-Amz-.*|AWSAccessKeyId|Signature|Expires|x-id|response-.*)$/i;
+
 /** Which S3 call a request is (path-style), or the S3 error for one this server does not take. */
 export function route(method: string, bucket: string | undefined, key: string | undefined, query: Map<string, string>, header: (n: string) => string | undefined): Handler {
   const has = (q: string) => query.has(q);
+  const subresources = [...query.keys()].filter((k) => !NOT_A_SUBRESOURCE.test(k));
   if (bucket === undefined) {
     if (method === "GET") return listBuckets;
     throw new S3Error("MethodNotAllowed");
@@ -57,7 +61,7 @@ export function route(method: string, bucket: string | undefined, key: string | 
       case "HEAD":
         return headBucket;
       case "PUT":
-        if (query.size > 0) throw new S3Error("NotImplemented", `the local S3 does not implement the bucket subresource ?${[...query.keys()][0]}`);
+        if (subresources.length > 0) throw new S3Error("NotImplemented", `the local S3 does not implement the bucket subresource ?${subresources[0]}`);
         return createBucket;
       case "DELETE":
         return deleteBucket;
@@ -74,7 +78,7 @@ export function route(method: string, bucket: string | undefined, key: string | 
       return getObject;
     case "PUT":
       if (has("uploadId") || has("partNumber")) return uploadPart;
-      if (query.size > 0 && !has("x-id")) throw new S3Error("NotImplemented", `the local S3 does not implement the object subresource ?${[...query.keys()][0]}`);
+      if (subresources.length > 0) throw new S3Error("NotImplemented", `the local S3 does not implement the object subresource ?${subresources[0]}`);
       return header("x-amz-copy-source") !== undefined ? copyObject : putObject;
     case "DELETE":
       return has("uploadId") ? abortMultipartUpload : deleteObject;
