@@ -189,7 +189,7 @@ if (unmet.length) {
       const c1 = throughput.runs[0];
       const busy = r2((c1.cpuMsPerImage.stackProcess + c1.cpuMsPerImage.workers) * c1.imagesPerSecond / 1000);
       md.push(
-        `- **${names[k]}**: at concurrency 1 the machine is already ${busy} cores busy (worker ${c1.cpuMsPerImage.workers} ms + stack process ${c1.cpuMsPerImage.stackProcess} ms of CPU per image at ${c1.imagesPerSecond} images/s), so on ${throughput.cores} cores concurrency 2 can add at most ${r2(throughput.cores / busy)}×; the CPU-bound ceiling is ${throughput.cpuBoundImagesPerSecond} images/s. The stack process (s3rver, event delivery, the emulator, the uploaders) shares the two cores with the workers.`,
+        `- **${names[k]}**: at concurrency 1 the machine is already ${busy} cores busy (worker ${c1.cpuMsPerImage.workers} ms + stack process ${c1.cpuMsPerImage.stackProcess} ms of CPU per image at ${c1.imagesPerSecond} images/s), so on ${throughput.cores} cores concurrency 2 can add at most ${r2(throughput.cores / busy)}×; the CPU-bound ceiling is ${throughput.cpuBoundImagesPerSecond} images/s. The stack process (the local S3 server, event delivery, the emulator, the uploaders) shares the two cores with the workers.`,
       );
     } else {
       md.push(`- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); see the section below.`);
@@ -201,7 +201,7 @@ if (unmet.length) {
 md.push("## 1. Per-image function cost, warm", "");
 if (warm) {
   md.push(
-    `The staged function (the bundle that ships, \`bench/.work/task/index.mjs\`, with ${warm.threads} ONNX Runtime intra-op thread) imported in one process and invoked with S3's event shape against s3rver on loopback; stage timings are the ones the handler logs. ${warm.runs} measured runs per image after ${warm.warmup} warm-up runs; the function, the naive pipeline, the model alone and a bare decode run in turn in blocks of 10, so each is measured in its own steady state and machine noise falls on all of them alike. Milliseconds, median / p95. "excl. S3" = total − download − upload.`,
+    `The staged function (the bundle that ships, \`bench/.work/task/index.mjs\`, with ${warm.threads} ONNX Runtime intra-op thread) imported in one process and invoked with S3's event shape against the local S3 server on loopback; stage timings are the ones the handler logs. ${warm.runs} measured runs per image after ${warm.warmup} warm-up runs; the function, the naive pipeline, the model alone and a bare decode run in turn in blocks of 10, so each is measured in its own steady state and machine noise falls on all of them alike. Milliseconds, median / p95. "excl. S3" = total − download − upload.`,
     "",
     cmd("warm"),
     "",
@@ -221,7 +221,7 @@ if (warm) {
 md.push("## 2. Cold start", "");
 if (cold) {
   md.push(
-    `Fresh \`node\` processes (${cold.runs} of each kind, alternating). Times are from the process's time origin (so Node's own bootstrap is included) to: **ready** = the staged \`index.mjs\` imported, which at init loads sharp, onnxruntime-node, the bundled AWS SDK and creates the model session; **first result** = ready + the first event (S3 get of ${cold.image}, classify, S3 put against s3rver). Milliseconds, median / p95.`,
+    `Fresh \`node\` processes (${cold.runs} of each kind, alternating). Times are from the process's time origin (so Node's own bootstrap is included) to: **ready** = the staged \`index.mjs\` imported, which at init loads sharp, onnxruntime-node, the bundled AWS SDK and creates the model session; **first result** = ready + the first event (S3 get of ${cold.image}, classify, S3 put against the local S3 server). Milliseconds, median / p95.`,
     "",
     cmd("cold"),
     "",
@@ -287,7 +287,7 @@ if (deploy) {
 md.push("## 6. Local pipeline throughput", "");
 if (throughput) {
   md.push(
-    `A burst of ${throughput.runs[0].images} uploads of the ${throughput.image} image through the embedded stack (s3rver + trigger rules + the Lambda emulator's worker processes running the staged function), ${throughput.uploaders} parallel uploaders. Workers are started before the burst (cold start is item 2). Latency = upload start → end of the invocation that wrote the result.`,
+    `A burst of ${throughput.runs[0].images} uploads of the ${throughput.image} image through the embedded stack (the local S3 server + trigger rules + the Lambda emulator's worker processes running the staged function), ${throughput.uploaders} parallel uploaders. Workers are started before the burst (cold start is item 2). Latency = upload start → end of the invocation that wrote the result.`,
     "",
     cmd("throughput"),
     "",
@@ -297,7 +297,7 @@ if (throughput) {
     throughput.runs.map((r: any) => [r.concurrency, r.imagesPerSecond, `${r.latency.median} ms`, `${r.latency.p95} ms`, `${r.uploadSeconds} s`, `${r.cpuMsPerImage.stackProcess} ms`, `${r.cpuMsPerImage.workers} ms`]),
   );
   md.push(
-    `Concurrency 2 ÷ 1: **${throughput.speedup}×**. The stack process (s3rver, the trigger rules, the emulator and the uploaders, all in one Node process) needs CPU for every image too, so on ${throughput.cores} cores the pipeline cannot exceed ${throughput.cores} × 1000 ms ÷ (CPU per image, stack + worker, at concurrency 2) = **${throughput.cpuBoundImagesPerSecond} images/s**.`,
+    `Concurrency 2 ÷ 1: **${throughput.speedup}×**. The stack process (the local S3 server, the trigger rules, the emulator and the uploaders, all in one Node process) needs CPU for every image too, so on ${throughput.cores} cores the pipeline cannot exceed ${throughput.cores} × 1000 ms ÷ (CPU per image, stack + worker, at concurrency 2) = **${throughput.cpuBoundImagesPerSecond} images/s**.`,
     "",
   );
 } else missing("throughput");

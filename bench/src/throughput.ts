@@ -1,5 +1,5 @@
 /**
- * Item 6: a burst of 200 uploads through the embedded stack (s3rver + trigger rules + Lambda
+ * Item 6: a burst of 200 uploads through the embedded stack (the local S3 server + trigger rules + Lambda
  * emulator with worker processes running the staged function) at concurrency 1 and 2.
  * Latency is upload start → the invocation that wrote the result has finished; throughput is
  * images / (last result − first upload). Workers are started (cold) before the burst, so the
@@ -71,7 +71,7 @@ async function burst(concurrency: number) {
       uploadSeconds: r2((uploadedAll - first) / 1000),
       latency: stats(latency),
       workers: stack.emulator.pids().length,
-      // where the CPU went: this process (s3rver, trigger rules, emulator, uploaders) vs the workers
+      // where the CPU went: this process (local S3 server, trigger rules, emulator, uploaders) vs the workers
       cpuMsPerImage: { stackProcess: r2((mainCpu.user + mainCpu.system) / 1000 / BURST), workers: r2(workerCpu / BURST) },
     };
     log(`throughput c=${concurrency}: ${result.imagesPerSecond} images/s, latency p50 ${result.latency.median} ms p95 ${result.latency.p95} ms`);

@@ -4,6 +4,7 @@ import { samplePath } from "../paths.js";
 import { loadConfig, type Config, type ConfigInput } from "../config.js";
 import { UserError } from "../errors.js";
 import { INVOKE_PATH } from "../local/rie.js";
+import { LOCAL_CREDENTIALS } from "../local/s3.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { type DevState, devStatePath, localDir, readDevState, removeDevState, writeDevState } from "../local/state.js";
 import { renderLogEvent } from "../ui/logs.js";
@@ -126,13 +127,13 @@ export const devCommand = defineCommand({
       } else {
         const upload = `${config.inputPrefix}cat.jpg`;
         out.print("");
-        out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key S3RVER / secret S3RVER)`);
+        out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key ${LOCAL_CREDENTIALS.accessKeyId} / secret ${LOCAL_CREDENTIALS.secretAccessKey})`);
         out.print(`  ${c.bold("trigger")}        s3://${stack.bucket}/${config.inputPrefix}*{${config.suffixes.join(",")}} → ${stack.functionName} → s3://${stack.bucket}/${config.outputPrefix}`);
         out.print(`  ${c.bold("invoke URL")}     ${stack.invokeEndpoint}${INVOKE_PATH}`);
         out.print(`  ${c.bold("logs")}           ${stack.logsDir}`);
         out.print("");
         out.print(`  try:  imgfn upload --local ${shellQuote(sampleForHint(ctx.cwd))}`);
-        out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
+        out.print(`        AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
         out.print(`        imgfn invoke --local --key ${upload}`);
         out.print("");
         out.info(c.dim("streaming function logs; Ctrl-C stops everything"));
