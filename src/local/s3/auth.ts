@@ -105,8 +105,17 @@ function canonicalUris(rawPath: string): string[] {
   return reencoded === rawPath ? [rawPath] : [rawPath, reencoded];
 }
 
+const keyCache = new Map<string, Buffer>();
+/** The derived key for a day, region and service (the same for every request of that day: cached). */
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), "aws4_request");
+  const id = `${secret}\0${date}\0${region}\0${service}`;
+  let key = keyCache.get(id);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), "aws4_request");
+    if (keyCache.size > 64) keyCache.clear();
+    keyCache.set(id, key);
+  }
+  return key;
 }
 
 /** Hex HMAC of a string to sign. */

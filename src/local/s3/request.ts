@@ -26,7 +26,10 @@ export interface S3Request {
   header(name: string): string | undefined;
 }
 
-export const newRequestId = () => randomBytes(8).toString("hex").toUpperCase();
+// a random prefix per server process and a counter: unique, and no random bytes per request
+const REQUEST_ID_PREFIX = randomBytes(4).toString("hex").toUpperCase();
+let requests = 0;
+export const newRequestId = () => `${REQUEST_ID_PREFIX}${(++requests).toString(16).toUpperCase().padStart(8, "0")}`;
 
 export function baseHeaders(requestId: string): Record<string, string> {
   return { "x-amz-request-id": requestId, "x-amz-id-2": requestId, server: "imgfn-local-s3" };

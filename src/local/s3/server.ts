@@ -180,6 +180,9 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
     port,
     store,
     handler,
-    close: () => closeServer(server),
+    async close() {
+      await closeServer(server);
+      await store.close();
+    },
   };
 }

@@ -1,23 +1,29 @@
 /**
- * Buckets and objects on disk. A key is only ever data: the files are named by the sha256 of the
- * key (or by random ids), never by a path built from it, so any key S3 allows (`../` included)
- * stays inside the data folder. Layout, under <dir>/buckets/<bucket>/:
+ * Buckets and objects on disk. A key is only ever data: the files are named by random ids and the
+ * key is stored inside the metadata, never in a path, so any key S3 allows (`../` included) stays
+ * inside the data folder. Layout, under <dir>/buckets/<bucket>/:
  *   bucket.json                 the bucket (name, creation date)
- *   objects/<sha256(key)>.json  an object's metadata sidecar: key, size, ETag, headers, checksum, data file
- *   data/<id>                   an object's bytes
- *   tmp/<id>                    bytes being received (wiped at start)
+ *   objects.jsonl               the objects' metadata (key, size, ETag, headers, checksum, data
+ *                               file): a journal of commits (journal.ts)
+ *   data/<id>                   an object's bytes (and bytes being received: a data file no sidecar
+ *                               names is not part of any object, and is removed at start)
+ *   tmp/<id>.json               sidecars being written (wiped at start)
  *   uploads/<uploadId>/         a multipart upload: upload.json, part-<n>.json, part-<n>.<id>
- * Writes are atomic: bytes go to tmp/, then the sidecar is renamed into place (the commit), so a
- * reader sees the old object or the new one, never part of one. Everything survives a restart.
+ * Writes are atomic: the bytes go to a new data file, then the journal line that names it is
+ * appended (the commit), so a reader sees the old object or the new one, never part of one.
+ * Everything survives a restart. Small objects' bytes are also kept in memory (bounded), since
+ * the pipeline reads each upload right after writing it.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, writeFile as writeFileCallback } from "node:fs";
+import { promisify } from "node:util";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { S3Error } from "./errors.js";
 import type { ChecksumAlgorithm } from "./checksums.js";
+import { Journal, type JournalEntry } from "./journal.js";
 
 export interface StoredChecksum {
   algorithm: ChecksumAlgorithm;
@@ -77,17 +83,24 @@ export interface ByteRange {
   end: number;
 }
 
-/** A file written into tmp/, not yet part of any object. */
+/** A data file written, not yet part of any object. */
 export interface TempFile {
+  id: string;
   path: string;
   size: number;
+  /** The bytes, when small enough to keep in memory. */
+  bytes?: Buffer;
 }
+
+/** Objects up to this size are written in one call and kept in the memory cache. */
+const SMALL_OBJECT_BYTES = 1024 * 1024;
+const CACHE_BYTES = 64 * 1024 * 1024;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export function validateBucketName(name: string): void {
   if (!BUCKET_NAME.test(name) || name.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(name)) {
-    throw new S3Error("InvalidBucketName", undefined, { BucketName: name });
+    throw new S3Error("InvalidBucketName", `The specified bucket is not valid: "${name}" (S3 bucket names are 3 to 63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit)`, { BucketName: name });
   }
 }
 
@@ -106,7 +119,8 @@ export function compareKeys(a: string, b: string): number {
   return a.length - b.length;
 }
 
-const keyFile = (key: string) => `${createHash("sha256").update(key, "utf8").digest("hex")}.json`;
+/** fs's callback writeFile: no FileHandle object per write, which costs more CPU than the write. */
+const writeSmall = promisify(writeFileCallback);
 const newId = () => randomBytes(12).toString("hex");
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 
@@ -114,6 +128,7 @@ class Bucket {
   readonly objects = new Map<string, ObjectMeta>();
   /** Keys in S3's order. */
   keys: string[] = [];
+  journal!: Journal<ObjectMeta>;
   constructor(
     readonly info: BucketInfo,
     readonly dir: string,
@@ -148,6 +163,28 @@ async function writeJsonAtomic(tmpDir: string, target: string, value: unknown): 
 
 export class Store {
   private readonly buckets = new Map<string, Bucket>();
+  /** Data file id → bytes, oldest first. */
+  private readonly cache = new Map<string, Buffer>();
+  private cached = 0;
+
+  private remember(id: string, bytes: Buffer | undefined): void {
+    if (!bytes) return;
+    this.cache.set(id, bytes);
+    this.cached += bytes.length;
+    for (const [old, b] of this.cache) {
+      if (this.cached <= CACHE_BYTES) break;
+      this.cache.delete(old);
+      this.cached -= b.length;
+    }
+  }
+
+  private forget(id: string): void {
+    const b = this.cache.get(id);
+    if (b) {
+      this.cache.delete(id);
+      this.cached -= b.length;
+    }
+  }
 
   private constructor(readonly dir: string) {}
 
@@ -162,20 +199,24 @@ export class Store {
       const bucket = new Bucket(info, bdir);
       await rm(join(bdir, "tmp"), { recursive: true, force: true });
       await mkdir(join(bdir, "tmp"), { recursive: true });
-      const referenced = new Set<string>();
-      for (const f of await readdir(join(bdir, "objects")).catch(() => [] as string[])) {
-        if (!f.endsWith(".json")) continue;
-        const meta: ObjectMeta | undefined = await readFile(join(bdir, "objects", f), "utf8").then(JSON.parse, () => undefined);
-        if (!meta || typeof meta.key !== "string") continue;
-        bucket.objects.set(meta.key, meta);
-        referenced.add(meta.file);
-      }
+      await mkdir(join(bdir, "data"), { recursive: true });
+      const apply = (e: JournalEntry<ObjectMeta>) => {
+        if ("put" in e && typeof e.put?.key === "string") bucket.objects.set(e.put.key, e.put);
+        else if ("delete" in e) bucket.objects.delete(e.delete);
+      };
+      bucket.journal = await Journal.open(join(bdir, "objects.jsonl"), apply, () => bucket.objects.values());
       bucket.keys = [...bucket.objects.keys()].sort(compareKeys);
+      const referenced = new Set([...bucket.objects.values()].map((m) => m.file));
       // bytes of a write that never committed (the process stopped in between)
-      for (const f of await readdir(join(bdir, "data")).catch(() => [] as string[])) if (!referenced.has(f)) await rm(join(bdir, "data", f), { force: true });
+      for (const f of await readdir(join(bdir, "data"))) if (!referenced.has(f)) await rm(join(bdir, "data", f), { force: true });
       store.buckets.set(info.name, bucket);
     }
     return store;
+  }
+
+  /** Finishes pending commits and closes the journals. */
+  async close(): Promise<void> {
+    for (const b of this.buckets.values()) await b.journal.close();
   }
 
   listBuckets(): BucketInfo[] {
@@ -197,10 +238,12 @@ export class Store {
     validateBucketName(name);
     if (this.buckets.has(name)) return false;
     const bdir = join(this.dir, "buckets", name);
-    for (const sub of ["objects", "data", "tmp", "uploads"]) await mkdir(join(bdir, sub), { recursive: true });
+    for (const sub of ["data", "tmp", "uploads"]) await mkdir(join(bdir, sub), { recursive: true });
     const info = { name, created: new Date().toISOString() };
+    const bucket = new Bucket(info, bdir);
+    bucket.journal = await Journal.open(join(bdir, "objects.jsonl"), () => {}, () => bucket.objects.values());
     await writeJsonAtomic(join(bdir, "tmp"), join(bdir, "bucket.json"), info);
-    this.buckets.set(name, new Bucket(info, bdir));
+    this.buckets.set(name, bucket);
     return true;
   }
 
@@ -208,6 +251,7 @@ export class Store {
     const b = this.bucket(name);
     if (b.objects.size > 0) throw new S3Error("BucketNotEmpty", undefined, { BucketName: name });
     this.buckets.delete(name);
+    await b.journal.close();
     await rm(b.dir, { recursive: true, force: true });
   }
 
@@ -224,18 +268,17 @@ export class Store {
    * (conditions, the range). A write that commits meanwhile removes the old file; then the new
    * object is opened instead.
    */
-  async openRead(bucket: string, key: string, prepare?: (meta: ObjectMeta) => ByteRange | undefined): Promise<{ meta: ObjectMeta; stream: Readable } | undefined> {
+  async openRead(bucket: string, key: string, prepare?: (meta: ObjectMeta) => ByteRange | undefined): Promise<{ meta: ObjectMeta; stream?: Readable; bytes?: Buffer } | undefined> {
     const b = this.bucket(bucket);
     for (let attempt = 0; attempt < 5; attempt++) {
       const meta = b.objects.get(key);
       if (!meta) return undefined;
       const range = prepare?.(meta);
+      const cached = this.cache.get(meta.file);
+      if (cached) return { meta, bytes: range ? cached.subarray(range.start, range.end + 1) : cached };
+      if (meta.size === 0) return { meta, bytes: Buffer.alloc(0) };
       try {
         const fd = await open(join(b.dir, "data", meta.file), "r");
-        if (meta.size === 0) {
-          await fd.close();
-          return { meta, stream: Readable.from([]) };
-        }
         const r = range ?? { start: 0, end: meta.size - 1 };
         return { meta, stream: fd.createReadStream({ start: r.start, end: r.end, highWaterMark: 256 * 1024 }) };
       } catch (err) {
@@ -245,53 +288,71 @@ export class Store {
     throw new S3Error("InternalError", "the object kept changing while it was being read; try again");
   }
 
-  /** Writes bytes into tmp/ (bounded by `limit`), to be committed or discarded. */
+  /**
+   * Writes bytes into a new data file (bounded by `limit`), to be committed or discarded. A small
+   * body is gathered and written in one call; a large one streams.
+   */
   async writeTemp(bucket: string, source: AsyncIterable<Buffer>, limit: number): Promise<TempFile> {
     const b = this.bucket(bucket);
-    const path = join(b.dir, "tmp", newId());
+    const id = newId();
+    const path = join(b.dir, "data", id);
+    const it = source[Symbol.asyncIterator]();
+    const head: Buffer[] = [];
     let size = 0;
+    const tooLarge = () => new S3Error("EntityTooLarge", undefined, { MaxSizeAllowed: limit });
     try {
+      for (;;) {
+        const next = await it.next();
+        if (next.done) {
+          const bytes = head.length === 1 ? head[0] : Buffer.concat(head, size);
+          await writeSmall(path, bytes);
+          return { id, path, size, bytes };
+        }
+        size += next.value.length;
+        if (size > limit) throw tooLarge();
+        head.push(next.value);
+        if (size > SMALL_OBJECT_BYTES) break;
+      }
       await pipeline(
         async function* () {
-          for await (const c of source) {
-            size += c.length;
-            if (size > limit) throw new S3Error("EntityTooLarge", undefined, { MaxSizeAllowed: limit });
-            yield c;
+          yield* head;
+          for (;;) {
+            const next = await it.next();
+            if (next.done) return;
+            size += next.value.length;
+            if (size > limit) throw tooLarge();
+            yield next.value;
           }
         },
         createWriteStream(path),
       );
     } catch (err) {
+      await it.return?.();
       await rm(path, { force: true });
       throw err;
     }
-    return { path, size };
+    return { id, path, size };
   }
 
   async discard(temp: TempFile | undefined): Promise<void> {
     if (temp) await rm(temp.path, { force: true });
   }
 
-  /** Makes a written temp file the object at `meta.key`: the rename of the sidecar is the commit. */
+  /** Makes a written data file the object at `meta.key`: the rename of the sidecar is the commit. */
   async commit(bucket: string, temp: TempFile, meta: Omit<ObjectMeta, "file">): Promise<ObjectMeta> {
     const b = this.bucket(bucket);
-    const file = newId();
-    const full: ObjectMeta = { ...meta, file };
-    await rename(temp.path, join(b.dir, "data", file));
-    await writeJsonAtomic(join(b.dir, "tmp"), join(b.dir, "objects", keyFile(meta.key)), full);
+    const full: ObjectMeta = { ...meta, file: temp.id };
+    // the index changes first (in call order, as the journal lines are written), then the line
     const old = b.objects.get(meta.key);
     b.objects.set(meta.key, full);
     b.addKey(meta.key);
-    if (old) await unlink(join(b.dir, "data", old.file)).catch(() => {});
+    this.remember(temp.id, temp.bytes);
+    await b.journal.append({ put: full }, b.objects.size);
+    if (old) {
+      this.forget(old.file);
+      await unlink(join(b.dir, "data", old.file)).catch(() => {});
+    }
     return full;
-  }
-
-  /** A copy of an object's bytes in tmp/ (the source may be replaced while the copy is made). */
-  async copyToTemp(bucket: string, key: string, destBucket: string): Promise<{ meta: ObjectMeta; temp: TempFile } | undefined> {
-    const opened = await this.openRead(bucket, key);
-    if (!opened) return undefined;
-    const temp = await this.writeTemp(destBucket, opened.stream, Number.MAX_SAFE_INTEGER);
-    return { meta: opened.meta, temp };
   }
 
   /** Removes an object; false when there was none. */
@@ -301,7 +362,8 @@ export class Store {
     if (!old) return false;
     b.objects.delete(key);
     b.removeKey(key);
-    await rm(join(b.dir, "objects", keyFile(key)), { force: true });
+    await b.journal.append({ delete: key }, b.objects.size);
+    this.forget(old.file);
     await unlink(join(b.dir, "data", old.file)).catch(() => {});
     return true;
   }

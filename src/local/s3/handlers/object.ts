@@ -127,18 +127,18 @@ export async function getObject(ctx: S3Context, r: S3Request): Promise<void> {
     return range;
   });
   if (!opened) throw new S3Error("NoSuchKey", undefined, { Key: key });
-  const { meta, stream } = opened;
+  const { meta, stream, bytes } = opened;
   const headers = objectResponseHeaders(r, meta, range === undefined);
   const length = range ? range.end - range.start + 1 : meta.size;
   if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${meta.size}`;
   headers["content-length"] = String(length);
   r.res.writeHead(range ? 206 : 200, { ...baseHeaders(r.requestId), ...headers });
-  if (r.method === "HEAD") {
-    stream.destroy();
-    r.res.end();
+  if (r.method === "HEAD" || bytes) {
+    stream?.destroy();
+    r.res.end(r.method === "HEAD" ? undefined : bytes);
     return;
   }
-  await pipeline(stream, r.res).catch(() => r.res.destroy());
+  await pipeline(stream!, r.res).catch(() => r.res.destroy());
 }
 
 /** PutObject, plain or aws-chunked, with the checksums verified. */
@@ -257,7 +257,12 @@ export async function copyObject(ctx: S3Context, r: S3Request): Promise<void> {
   const temp = await ctx.store.writeTemp(
     bucket,
     (async function* () {
-      for await (const c of opened.stream) {
+      if (opened.bytes) {
+        md5.update(opened.bytes);
+        yield opened.bytes;
+        return;
+      }
+      for await (const c of opened.stream!) {
         md5.update(c as Buffer);
         yield c as Buffer;
       }
