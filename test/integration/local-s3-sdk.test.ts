@@ -23,10 +23,12 @@ import {
   type ChecksumAlgorithm,
 } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_CREDENTIALS, localS3Client } from "../../src/local/s3.js";
-import { startLocalS3Fixture, type LocalS3Fixture } from "../helpers/local-s3.js";
+import { footprint, startLocalS3Fixture, type LocalS3Fixture } from "../helpers/local-s3.js";
 
 let s3: LocalS3Fixture;
 let client: S3Client;
@@ -232,6 +234,9 @@ describe("keys", () => {
       listed.push(...((await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!));
     }
     expect(listed.sort()).toEqual([...keys].sort());
+    // nothing was written where a path built from the key would point, or anywhere outside the data folder
+    for (const base of [join(s3.dir, "data"), join(s3.dir, "data", "buckets", Bucket)]) expect(existsSync(resolve(base, "uploads/../../../../x/y.jpg"))).toBe(false);
+    expect((await footprint(s3.dir)).every((f) => f.startsWith(join(s3.dir, "data", "buckets", Bucket) + "/"))).toBe(true);
   });
 
   it("refuses a key of 1025 bytes with KeyTooLongError", async () => {
