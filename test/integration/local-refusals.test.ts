@@ -87,6 +87,15 @@ describe("the local S3 refuses", () => {
   });
 });
 
+describe("every local server bounds the headers", () => {
+  it("answers 431 to headers over 16 KB, before any handler runs", async () => {
+    for (const url of [objectUrl(escapingKey), `${stack.invokeEndpoint}${INVOKE_PATH}`]) {
+      const res = await writesNothing(() => rawRequest(url, { method: "PUT", headers: { "x-padding": "p".repeat(20 * 1024) }, body: "x" }).catch((e) => ({ status: 0, error: e })));
+      expect(res.status).toBe(431);
+    }
+  });
+});
+
 describe("the invoke URL refuses", () => {
   const event = JSON.stringify({ Records: [{ s3: { bucket: { name: "b" }, object: { key: "uploads/x.jpg" } } }] });
 
