@@ -6,7 +6,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
+import { localS3Client } from "../../src/local/s3.js";
 import { bin, cliEnv, descendants, isGone, until } from "./helpers.js";
 
 const started: { dev: ChildProcess; exit: Promise<number | null> }[] = [];
@@ -73,31 +76,37 @@ describe("starting imgfn dev", () => {
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
   });
-  it("survives a failing background invocation with Lambda's default retry delays (no --retry-delays)", async () => {
+  it("survives failing background invocations with Lambda's default retry delays (no --retry-delays)", async () => {
     const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-retry-"));
     dirs.push(project);
+    // 128 MB and 1 s: an image of 36 megapixels cannot be classified within them
+    await writeFile(join(project, "imgfn.config.json"), JSON.stringify({ memory: 128, timeout: 1 }));
     const { dev, exit, out } = startDev(project, ["--json"]);
     const state = await until("imgfn dev to start", () => {
       if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
       return out.stdout.includes("\n") ? JSON.parse(out.stdout.split("\n")[0]) : undefined;
     });
-    // an S3 event for a bucket that does not exist: the function throws, Lambda schedules a retry
+    const invokeUrl = `${state.invokeEndpoint}/2015-03-31/functions/function/invocations`;
+    // the issue's repro: an asynchronous event for a bucket that does not exist
     const event = JSON.parse(await readFile(new URL("./s3-event.json", import.meta.url), "utf8"));
     event.Records[0].s3.bucket.name = "no-such-bucket-here";
-    const res = await fetch(`${state.invokeEndpoint}/2015-03-31/functions/function/invocations`, { method: "POST", headers: { "X-Amz-Invocation-Type": "Event" }, body: JSON.stringify(event) });
+    const res = await fetch(invokeUrl, { method: "POST", headers: { "X-Amz-Invocation-Type": "Event" }, body: JSON.stringify(event) });
     expect(res.status).toBe(202);
-    // the first retry is announced with Lambda's first delay (60 s), and dev keeps running
+    // and an upload whose invocation fails (memory or time): Lambda schedules a retry in 60 s
+    const big = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: "#808080", noise: { type: "gaussian" as const, mean: 128, sigma: 60 } } }).jpeg().toBuffer();
+    const s3 = localS3Client(state.s3Endpoint, state.region);
+    await s3.send(new PutObjectCommand({ Bucket: state.bucket, Key: "uploads/too-big.jpg", Body: big, ContentType: "image/jpeg" }));
+    s3.destroy();
     await until("the retry warning", () => {
       if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
       return /failed \(.+\); retry 1 in 60 s/.test(out.stderr) || undefined;
-    });
+    }, 90_000);
     expect(out.stderr).not.toContain("TypeError");
-    // still serving: a synchronous invocation is answered (with the function's error for this event)
-    const sync = await fetch(`${state.invokeEndpoint}/2015-03-31/functions/function/invocations`, { method: "POST", body: JSON.stringify(event) });
+    // still serving: a synchronous invocation is answered
+    const sync = await fetch(invokeUrl, { method: "POST", body: JSON.stringify(event) });
     expect(sync.status).toBe(200);
-    expect(sync.headers.get("x-amz-function-error")).toBe("Unhandled");
     expect(dev.exitCode).toBe(null);
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
-  });
+  }, 120_000);
 });
