@@ -82,5 +82,5 @@ describe("imgfn demo", () => {
     } finally {
       await rm(project, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });

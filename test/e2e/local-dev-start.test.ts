@@ -100,7 +100,7 @@ describe("starting imgfn dev", () => {
     await until("the retry warning", () => {
       if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
       return /failed \(.+\); retry 1 in 60 s/.test(out.stderr) || undefined;
-    }, 90_000);
+    }, 150_000);
     expect(out.stderr).not.toContain("TypeError");
     // still serving: a synchronous invocation is answered
     const sync = await fetch(invokeUrl, { method: "POST", body: JSON.stringify(event) });
@@ -108,5 +108,5 @@ describe("starting imgfn dev", () => {
     expect(dev.exitCode).toBe(null);
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
