@@ -32,12 +32,12 @@ export function refusal(req: Pick<IncomingMessage, "headers">, port: number): Gu
   const hosts = allowedHosts(port);
   const host = (req.headers.host ?? "").toLowerCase();
   if (!hosts.includes(host)) {
-    return { status: 403, reason: "host", message: `this server only answers requests for ${hosts.join(" or ")}, not Host "${req.headers.host ?? ""}"` };
+    return { status: 403, reason: "host", message: `Host "${req.headers.host ?? ""}" is not this server (${hosts.slice(0, 2).join(" or ")}): local servers answer only their own loopback address` };
   }
   const origin = req.headers.origin;
   if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) {
     // "null" (a sandboxed frame, a file: page) is another origin too
-    return { status: 403, reason: "origin", message: `requests from web pages on other origins are refused (Origin "${origin}")` };
+    return { status: 403, reason: "origin", message: `Origin "${origin}" is not this server's own origin: requests from web pages on other origins are refused` };
   }
   return undefined;
 }
