@@ -196,7 +196,11 @@ if (unmet.length) {
         `- **${names[k]}**: at concurrency 1 the machine is already ${busy} cores busy (worker ${c1.cpuMsPerImage.workers} ms + stack process ${c1.cpuMsPerImage.stackProcess} ms + uploaders ${c1.cpuMsPerImage.uploaders ?? "-"} ms of CPU per image at ${c1.imagesPerSecond} images/s), so on ${throughput.cores} cores concurrency 2 can add at most ${r2(throughput.cores / busy)}×; the CPU-bound ceiling is ${throughput.cpuBoundImagesPerSecond} images/s. The machine's load average when each run started (${throughput.runs.map((r: any) => r.loadAverageAtStart ?? "?").join(" and ")}) counts too: other work on these two cores slows concurrency 2 more than concurrency 1.`,
       );
     } else if (k === "stackProcessCpuMsPerImage" && throughput) {
-      md.push(`- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); see item 6 for where it goes.`);
+      const alone = half?.stages.total.median;
+      const w = throughput.runs.map((r: any) => r.cpuMsPerImage.workers);
+      md.push(
+        `- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); item 6 says what the stack does per image. The workers spent ${w.join(" and ")} ms of CPU per image against ${alone ?? "?"} ms for the whole warm invocation measured alone in item 1: on a busy machine every CPU figure in item 6 grows with the contention, the stack's included (load average when each run started: ${throughput.runs.map((r: any) => r.loadAverageAtStart ?? "?").join(" and ")}).`,
+      );
     } else {
       md.push(`- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); see the section below.`);
     }
