@@ -399,7 +399,7 @@ if (memory && costs) {
 md.push("## 8. Against the Python function a user would write", "");
 if (python) {
   md.push(
-    `\`bench/python/lambda_function.py\`: boto3 + Pillow + NumPy + onnxruntime (${python.versions}: Python, onnxruntime, Pillow, NumPy, boto3), one intra-op thread, the model loaded at module scope, the ONNX Model Zoo preprocessing. It runs in a Lambda-style worker process (\`bench/python/worker.py\`: import = init, then one event per line) against the same s3rver as imgfn's staged function. Warm: ${python.runs} runs per image and runtime after 3 warm-up runs, in alternating blocks of 10. Milliseconds, median / p95.`,
+    `\`bench/python/lambda_function.py\`: boto3 + Pillow + NumPy + onnxruntime (${python.versions}: Python, onnxruntime, Pillow, NumPy, boto3), one intra-op thread, the model loaded at module scope, the ONNX Model Zoo preprocessing. It runs in a Lambda-style worker process (\`bench/python/worker.py\`: import = init, then one event per line) against the same local S3 server as imgfn's staged function. Warm: ${python.runs} runs per image and runtime after 3 warm-up runs, in alternating blocks of 10. Milliseconds, median / p95.`,
     "",
     cmd("python"),
     "",
