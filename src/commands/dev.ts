@@ -7,6 +7,7 @@ import { UserError } from "../errors.js";
 import { INVOKE_PATH } from "../local/rie.js";
 import { catchUpStack } from "../local/catch-up.js";
 import { startDevPage } from "../local/page/server.js";
+import { LOCAL_CREDENTIALS } from "../local/s3.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { type DevState, devStateFor, devStatePath, localDir, readDevState, removeDevState, writeDevState } from "../local/state.js";
 import { renderLogEvent } from "../ui/logs.js";
@@ -134,7 +135,7 @@ export const devCommand = defineCommand({
         const upload = `${config.inputPrefix}cat.jpg`;
         const sample = shellQuote(sampleForHint(ctx.cwd));
         out.print("");
-        out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key S3RVER / secret S3RVER)`);
+        out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key ${LOCAL_CREDENTIALS.accessKeyId} / secret ${LOCAL_CREDENTIALS.secretAccessKey})`);
         out.print(`  ${c.bold("trigger")}        s3://${stack.bucket}/${config.inputPrefix}*{${config.suffixes.join(",")}} → ${stack.functionName} → s3://${stack.bucket}/${config.outputPrefix}`);
         out.print(`  ${c.bold("invoke URL")}     ${stack.invokeEndpoint}${INVOKE_PATH}`);
         out.print(`  ${c.bold("function URL")}   ${stack.functionUrl}   (POST an image; GET for a description)`);
@@ -142,7 +143,7 @@ export const devCommand = defineCommand({
         out.print(`  ${c.bold("live page")}      ${page.url}   (drop images there; results and logs appear as they are written)`);
         out.print("");
         out.print(`  try:  ${out.cmd(`upload --local ${sample}`)}`);
-        out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} --region ${stack.region} s3 cp ${sample} s3://${stack.bucket}/${upload}`);
+        out.print(`        AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} aws --endpoint-url ${stack.s3Endpoint} --region ${stack.region} s3 cp ${sample} s3://${stack.bucket}/${upload}`);
         out.print(`        ${out.cmd(`invoke --local --key ${upload}`)}`);
         out.print(`        ${out.cmd(`event s3 --key ${upload} --bucket ${stack.bucket}`)} | curl -s -XPOST ${stack.invokeEndpoint}${INVOKE_PATH} -d @-`);
         out.print(`        curl --data-binary @${sample} ${stack.functionUrl}`);

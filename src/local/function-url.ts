@@ -4,9 +4,9 @@
  * emulator's workers as a synchronous invocation — so cold and warm starts, the concurrency
  * limit, timeouts and REPORT lines are exactly those of an S3 invocation.
  *
- * It obeys the local stack's rule for every loopback server: only its own Host (127.0.0.1:port
- * or localhost:port), and no cross-origin request except from an origin the config's
- * "http.cors.allowOrigins" lists, which then gets CORS headers as Lambda would send them.
+ * It obeys the local stack's rule for every loopback server (guard.ts): only its own Host
+ * (127.0.0.1:port or localhost:port), and no cross-origin request except from an origin the
+ * config's "http.cors.allowOrigins" lists, which then gets CORS headers as Lambda would send them.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { SYNC_LIMIT_TEXT, SYNC_PAYLOAD_LIMIT } from "../../handler/settings.js";
 import type { CorsConfig } from "../config.js";
 import type { LambdaEmulator } from "./emulator.js";
+import { refusal } from "./guard.js";
 
 export interface FunctionUrlServer {
   /** http://127.0.0.1:<port>/ */
@@ -35,18 +36,15 @@ export interface FunctionUrlOptions {
 const TEXT_TYPES = /^(text\/.*|application\/(json|xml|javascript|yaml)|.*\+(json|xml))$/i;
 
 /**
- * The loopback rule: a Host that is not this server (DNS rebinding) or an Origin that is neither
- * this server nor an allowed CORS origin (a web page poking at localhost) is refused.
+ * The local stack's rule (guard.ts: its own Host, its own Origin), except that an origin the
+ * config's "http.cors.allowOrigins" lists may call, as the deployed URL lets it.
  */
 export function checkLoopbackRequest(req: IncomingMessage, port: number, allowedOrigins: string[] = []): string | undefined {
-  const own = [`127.0.0.1:${port}`, `localhost:${port}`];
-  const host = (req.headers.host ?? "").toLowerCase();
-  if (!own.includes(host)) return `Host "${req.headers.host ?? ""}" is not this server; use http://127.0.0.1:${port}/`;
+  const why = refusal(req, port);
+  if (!why) return undefined;
   const origin = req.headers.origin;
-  if (origin === undefined) return undefined;
-  if (own.some((h) => origin.toLowerCase() === `http://${h}`)) return undefined;
-  if (allowedOrigins.includes("*") || allowedOrigins.includes(origin)) return undefined;
-  return `Origin ${origin} is not allowed; list it in "http.cors.allowOrigins" in imgfn.config.json`;
+  if (why.reason === "origin" && origin && (allowedOrigins.includes("*") || allowedOrigins.includes(origin))) return undefined;
+  return why.reason === "origin" ? `${why.message}; list it in "http.cors.allowOrigins" in imgfn.config.json` : why.message;
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
