@@ -141,7 +141,9 @@ export class StepHandle {
     private title: string,
   ) {
     if (out.interactive && !out.json) {
-      this.spinner = ora({ text: title, stream: out.stderr as NodeJS.WriteStream, color: "cyan" }).start();
+      // we have decided that this terminal animates (ui/terminal.ts); ora would decide again from
+      // CI and isTTY on its own, and disagree with a forced choice
+      this.spinner = ora({ text: title, stream: out.stderr as NodeJS.WriteStream, color: "cyan", isEnabled: true }).start();
     }
   }
 
