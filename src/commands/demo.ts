@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { ConfigError, PartialFailure, UserError } from "../errors.js";
 import { compareGolden, GoldenMismatch, goldenPaths, readGolden, readGoldenImages, renderGoldenReport } from "../golden/golden.js";
+import { checkGoldenOverHttp } from "../golden/http.js";
 import { answersFromOutcomes } from "../golden/s3.js";
 import { goldenOptions } from "./golden-options.js";
 import type { InvocationRecord } from "../local/emulator.js";
@@ -85,7 +86,13 @@ export const demoCommand = defineCommand({
       const json = ({ o, r }: (typeof rows)[number]) => ({ ...outcomeJson(o), start: r ? (r.initDurationMs !== undefined ? "cold" : "warm") : undefined, initDurationMs: r?.initDurationMs, functionDurationMs: r?.durationMs, maxMemoryUsedMb: r?.maxMemoryUsedMb });
       const goldenAnswers = golden ? answersFromOutcomes(outcomes) : undefined;
       const goldenReport = golden ? compareGolden(golden, goldenAnswers!.answers, opts.tolerance, goldenAnswers!.model) : undefined;
-      ctx.out.result({ golden: goldenReport, results: rows.map(json), http: { ...json(httpRow), url: stack.functionUrl }, workerPids: [...pids] });
+      // the same golden images once more, through the local Function URL
+      const goldenHttp = golden
+        ? await ctx.out.step(`Golden check over HTTP: POST ${stack.functionUrl}`, (s) =>
+            checkGoldenOverHttp(stack!.functionUrl, resolve(ctx.cwd, opts.golden), { tolerance: opts.tolerance, signal: ctx.signal, concurrency: config.concurrency, onProgress: (d, t) => s.progress(d, t, "answered") }),
+          )
+        : undefined;
+      ctx.out.result({ golden: goldenReport, goldenHttp, results: rows.map(json), http: { ...json(httpRow), url: stack.functionUrl }, workerPids: [...pids] });
       printTable(ctx.out, [...rows, httpRow]);
       const cold = rows.find(({ r }) => r?.initDurationMs !== undefined)?.r;
       const warm = rows.find(({ r }) => r && r.initDurationMs === undefined)?.r;
@@ -94,10 +101,12 @@ export const demoCommand = defineCommand({
       if (cold) ctx.out.print(`  cold start: ${formatMs(cold.initDurationMs!)} init (module + model load) + ${formatMs(cold.durationMs)} handler`);
       if (warm) ctx.out.print(`  warm:       ${formatMs(warm.durationMs)} handler (same worker, model already loaded)`);
       ctx.out.print(c.dim(`  function ${stack.functionName}, ${config.memory} MB; end-to-end = upload → S3 event → function → result object readable; (HTTP) = request → response`));
-      if (goldenReport) {
+      if (goldenReport && goldenHttp) {
         ctx.out.print("");
-        ctx.out.print(renderGoldenReport(goldenReport));
+        ctx.out.print(`S3 path:   ${renderGoldenReport(goldenReport)}`);
+        ctx.out.print(`HTTP path: ${renderGoldenReport(goldenHttp)}`);
         if (!goldenReport.passed) throw new GoldenMismatch(goldenReport);
+        if (!goldenHttp.passed) throw new GoldenMismatch(goldenHttp);
       }
       const bad = outcomes.filter((o) => o.failure || o.result?.error || !o.result?.predictions?.length).length;
       if (bad) throw new PartialFailure(`${bad} of ${outcomes.length} image${outcomes.length > 1 ? "s" : ""} did not classify`);

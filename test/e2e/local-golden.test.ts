@@ -17,6 +17,9 @@ describe("imgfn demo --golden", () => {
     const out = JSON.parse(res.stdout);
     expect(out.golden).toMatchObject({ files: 2, passed: true, top1Agreement: 1, maxDeltaP: 0 });
     expect(out.golden.model.actual.sha256).toBe(JSON.parse(await readFile(join(dir, "golden.json"), "utf8")).model.sha256);
+    // and over HTTP, through the local Function URL: the same answers
+    expect(out.goldenHttp).toMatchObject({ files: 2, passed: true, top1Agreement: 1, maxDeltaP: 0 });
+    expect(out.goldenHttp.model.actual.sha256).toBe(out.golden.model.actual.sha256);
     expect(out.results.map((r: any) => r.status)).toEqual(["classified", "classified"]);
     expect(out.workerPids.every(isGone)).toBe(true);
   });
@@ -26,7 +29,8 @@ describe("imgfn demo --golden", () => {
     await imgfn(["golden", "make", ...images, "--output", "golden.json"], dir);
     const res = await imgfn(["demo", "--golden", "golden.json", "--model", await bgrManifest(dir)], dir);
     expect(res.exitCode).toBe(1);
-    expect(res.stdout).toMatch(/golden check: top-1 agreement/);
+    expect(res.stdout).toMatch(/S3 path: +golden check: top-1 agreement/);
+    expect(res.stdout).toMatch(/HTTP path: golden check: top-1 agreement/);
     expect(res.stdout).toMatch(/espresso\.jpg\s+espresso \(\d+\.\d%\)\s+\S.*top-1 changed/);
     expect(res.stderr).toMatch(/golden check failed/);
     expect(res.stderr).toContain("Stopping the local stack: no processes left running");
