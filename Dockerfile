@@ -32,6 +32,8 @@ RUN set -eu; \
 
 FROM ${BASE_IMAGE}
 WORKDIR /var/task
+# $HOME is read-only on Lambda: onnxruntime would warn on every cold start that it cannot persist its telemetry id
+ENV ORT_DISABLE_TELEMETRY=1
 # Ordered by how often they change: dependencies, model, handler.
 COPY --from=deps /build/node_modules /var/task/node_modules
 COPY model/ /var/task/model/

@@ -9,6 +9,7 @@ import { ECRClient } from "@aws-sdk/client-ecr";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { STSClient } from "@aws-sdk/client-sts";
 import type { Globals } from "../commands/command.js";
 import type { Config } from "../config.js";
@@ -63,13 +64,16 @@ export class AwsClients {
   get logs(): CloudWatchLogsClient {
     return this.make("logs", "logs", () => new CloudWatchLogsClient(this.common()));
   }
+  get sqs(): SQSClient {
+    return this.make("sqs", "sqs", () => new SQSClient(this.common()));
+  }
   get sts(): STSClient {
     return this.make("sts", "sts", () => new STSClient(this.common()));
   }
 
   /** Every client created so far (tests check each one's endpoint). */
   all(): AnyClient[] {
-    return [this.s3, this.ecr, this.lambda, this.iam, this.logs, this.sts] as AnyClient[];
+    return [this.s3, this.ecr, this.lambda, this.iam, this.logs, this.sqs, this.sts] as AnyClient[];
   }
 }
 

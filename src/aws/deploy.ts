@@ -10,9 +10,12 @@ import { extname, join } from "node:path";
 import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import type { Context } from "../commands/command.js";
-import { bucketName, type Config, functionEnvironment, resourceNames } from "../config.js";
+import { bucketName, type Config, resourceNames } from "../config.js";
 import { UserError } from "../errors.js";
-import type { BuilderChoice, ImageBuilder } from "../image/index.js";
+import type { BuilderChoice, BuildRequest, ImageBuilder } from "../image/index.js";
+import { preflight } from "../image/preflight.js";
+import { parseReference } from "../image/reference.js";
+import { RegistryClient } from "../image/registry.js";
 import { stageFunction } from "../image/stage.js";
 import type { ModelSpec } from "../model/spec.js";
 import { uploadAndWait } from "../pipeline/upload.js";
@@ -21,12 +24,15 @@ import type { ReportLine } from "../ui/logs.js";
 import type { AwsClients } from "./clients.js";
 import { translateAwsError } from "./errors.js";
 import { ensureRepository, pushRepository, registryLogin } from "./ecr.js";
-import { ensureRole, rolePolicy } from "./iam.js";
-import { digestOf, ensureFunction, ensureInvokePermission, getFunction, currentImage } from "./lambda.js";
+import { deployedBucket, desiredState } from "./desired.js";
+import { emulatorCannotRunImages } from "./emulator.js";
+import { ensureRole } from "./iam.js";
+import { currentImage, digestOf, ensureEventInvokeConfig, ensureFunction, ensureInvokePermission, getFunction } from "./lambda.js";
 import { ensureLogGroup, findReport } from "./logs.js";
 import { type Action, changed, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import type { Sleep, Waiter } from "./retry.js";
-import { ensureBucket, ensureTrigger } from "./s3.js";
+import { ensureBucket, ensureTrigger, removeTrigger } from "./s3.js";
+import { ensureFailureQueue } from "./sqs.js";
 import { callerIdentity, type Identity } from "./sts.js";
 
 export interface DeployOptions {
@@ -37,6 +43,10 @@ export interface DeployOptions {
   image?: string;
   registry?: string;
   builder?: BuilderChoice;
+  /** --base-image: overrides the config's baseImage. */
+  baseImage?: string;
+  /** Credentials and CA for the base image's registry and the push (--registry-ca, docker config). */
+  imageAccess?: Pick<BuildRequest, "ca" | "baseCa" | "baseAuth">;
 }
 
 export interface DeployDeps {
@@ -82,41 +92,39 @@ export interface DeployReport {
   offline?: boolean;
   /** Why the plan is offline. */
   note?: string;
+  /** Why verify did not run although it was not turned off (an emulator that cannot run the function). */
+  verifySkipped?: string;
 }
 
 /** ImageNet's cat classes (tabby … Egyptian cat) in the bundled model. */
 const CAT_CLASSES = new Set([281, 282, 283, 284, 285]);
 export const IMAGE_TAG = "latest";
 
+/**
+ * One resource step. `dryRun` means read-only: the same checks run, and a refusal (a foreign
+ * resource of the same name, an overlapping rule, a bucket elsewhere) throws either way.
+ */
+interface DeployStep {
+  step: string;
+  title: string;
+  resource: string;
+  run: (dryRun: boolean, waiter: Waiter, update: (t: string) => void) => Promise<Outcome>;
+}
+
 export async function deploy(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps): Promise<DeployReport> {
   const { clients } = deps;
   const dryRun = Boolean(opts.dryRun);
   const names = resourceNames(config);
   const region = clients.region;
-  const steps: StepRecord[] = [];
 
-  // One helper runs a step: spinner + outcome when applying; silent collection under --dry-run.
-  const run = async <T extends Outcome>(step: string, title: string, resource: string, fn: (waiter: Waiter, update: (t: string) => void) => Promise<T>): Promise<T> => {
-    const body = async (update: (t: string) => void) => {
-      const waiter: Waiter = {
-        sleep: deps.sleep,
-        signal: ctx.signal,
-        onWait: (m) => {
-          update(m);
-          if (!ctx.out.interactive) ctx.out.info(`  … ${m}`);
-        },
-      };
-      const o = await fn(waiter, update);
-      steps.push({ step, resource, action: o.action, changes: o.changes });
-      return o;
-    };
-    if (dryRun) return body(() => {});
-    return ctx.out.step(title, async (s) => {
-      const o = await body((t) => s.update(t));
-      s.done(`${resource}: ${describeOutcome(o)}`);
-      return o;
-    });
-  };
+  const waiterFor = (update: (t: string) => void): Waiter => ({
+    sleep: deps.sleep,
+    signal: ctx.signal,
+    onWait: (m) => {
+      update(m);
+      if (!ctx.out.interactive) ctx.out.info(`  … ${m}`);
+    },
+  });
 
   // 1. Who and where
   let identity: Identity;
@@ -133,80 +141,151 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
   }
   const { account, partition } = identity;
   const bucket = bucketName(config, account, region);
-  const bucketArn = `arn:${partition}:s3:::${bucket}`;
-
-  // 2. Bucket
-  await run("bucket", "Bucket", bucket, () => ensureBucket(clients.s3, { bucket, region, tags: names.tags }, { dryRun }));
-
-  // 3. Repository
+  const want = desiredState(config, { identity, region, bucket, endpointUrl: clients.options.endpointUrl });
   const plannedRepoUri = `${account}.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`;
-  const repo = await run("repository", "Image repository", names.repositoryName, () => ensureRepository(clients.ecr, { name: names.repositoryName, tags: names.tags }, { dryRun }));
-  const repositoryUri = repo.repositoryUri ?? plannedRepoUri;
 
-  // 4. Image
-  const existingFn = await getFunction(clients.lambda, names.functionName);
-  const runningImage = existingFn ? currentImage(existingFn) : undefined;
+  // 2. An image built elsewhere passes the same preflight as our own, before any Lambda call
   let imageUri: string | undefined;
   if (opts.image) {
-    await run("image", "Image", opts.image, async () => {
-      imageUri = await resolveImageDigest(clients, opts.image!);
-      return digestOf(runningImage) === digestOf(imageUri) ? outcome("unchanged", [short(imageUri)]) : outcome("update", [`use ${short(imageUri)} (--image)`]);
-    });
-  } else if (dryRun) {
-    steps.push({ step: "image", resource: repositoryUri, action: existingFn ? "update" : "create", changes: [`build for linux/${archName(config)} and push to ${pushRepository(repositoryUri, opts.registry)}; the function changes only if the digest does`] });
-  } else {
-    await run("image", "Image", names.repositoryName, async (_w, update) => {
+    imageUri = await resolveImageDigest(clients, opts.image);
+    await preflightImage(clients, imageUri, config, opts);
+  }
+
+  const existingFn = await getFunction(clients.lambda, names.functionName);
+  const runningImage = existingFn ? currentImage(existingFn) : undefined;
+  const previousBucket = deployedBucket(existingFn);
+  let repositoryUri = plannedRepoUri;
+  let roleArn = want.roleArn;
+  let functionArn = `arn:${partition}:lambda:${region}:${account}:function:${names.functionName}`;
+
+  const imageStep: DeployStep = {
+    step: "image",
+    title: "Image",
+    resource: opts.image ?? names.repositoryName,
+    run: async (check, _w, update) => {
+      if (imageUri && opts.image) return digestOf(runningImage) === digestOf(imageUri) ? outcome("unchanged", [short(imageUri)]) : outcome(existingFn ? "update" : "create", [`use ${short(imageUri)} (--image)`]);
+      if (check) return dryRun ? planImage(ctx, config, opts, deps, runningImage, update) : outcome("create", ["built and pushed next"]);
       const built = await buildAndPush(ctx, config, opts, deps, repositoryUri, update);
       imageUri = `${repositoryUri}@${built.digest}`;
       const same = digestOf(runningImage) === built.digest;
-      return outcome(same ? "unchanged" : existingFn ? "update" : "create", [`${short(imageUri)}${built.uploadedBytes ? `, ${formatBytes(built.uploadedBytes)} pushed` : ""}`]);
-    });
+      return outcome(same ? "unchanged" : existingFn ? "update" : "create", [`${short(imageUri)}${built.uploadedBytes ? `, ${formatBytes(built.uploadedBytes)} pushed` : ", nothing pushed"}`]);
+    },
+  };
+
+  const steps: DeployStep[] = [
+    { step: "bucket", title: "Bucket", resource: bucket, run: (check) => ensureBucket(clients.s3, { bucket, region, tags: names.tags }, { dryRun: check }) },
+    {
+      step: "repository",
+      title: "Image repository",
+      resource: names.repositoryName,
+      run: async (check) => {
+        const repo = await ensureRepository(clients.ecr, { name: names.repositoryName, tags: names.tags }, { dryRun: check });
+        repositoryUri = repo.repositoryUri ?? plannedRepoUri;
+        return repo;
+      },
+    },
+    imageStep,
+    {
+      step: "role",
+      title: "Role",
+      resource: names.roleName,
+      run: async (check) => {
+        const role = await ensureRole(clients.iam, { roleName: names.roleName, policyName: names.policyName, policy: want.policy, tags: names.tags, account, partition }, { dryRun: check });
+        roleArn = role.roleArn;
+        return role;
+      },
+    },
+    {
+      step: "failure-queue",
+      title: "Failure queue",
+      resource: names.failureQueueName,
+      run: (check) => ensureFailureQueue(clients.sqs, { name: names.failureQueueName, arn: want.failureQueueArn, roleArn, tags: names.tags }, { dryRun: check }),
+    },
+    // the log group before the function: its role may write to the group but not create it
+    { step: "log-group", title: "Log group", resource: names.logGroupName, run: (check) => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun: check }) },
+    {
+      step: "function",
+      title: "Function",
+      resource: names.functionName,
+      run: async (check, waiter) => {
+        const fn = await ensureFunction(
+          clients.lambda,
+          {
+            functionName: names.functionName,
+            roleArn,
+            imageUri,
+            architecture: config.architecture,
+            memory: config.memory,
+            timeout: config.timeout,
+            environment: want.environment,
+            tags: names.tags,
+            reservedConcurrency: config.reservedConcurrency,
+          },
+          waiter,
+          { dryRun: check },
+        );
+        functionArn = fn.functionArn ?? functionArn;
+        return fn;
+      },
+    },
+    { step: "events", title: "Async invocations", resource: names.functionName, run: (check, waiter) => ensureEventInvokeConfig(clients.lambda, want.eventInvoke, waiter, { dryRun: check }) },
+    {
+      step: "permission",
+      title: "Invoke permission",
+      resource: names.permissionStatementId,
+      run: (check, waiter) => ensureInvokePermission(clients.lambda, { functionName: names.functionName, statementId: names.permissionStatementId, bucketArn: want.bucketArn, account }, waiter, { dryRun: check }),
+    },
+    {
+      step: "trigger",
+      title: "Trigger",
+      resource: `s3://${bucket}/${config.inputPrefix}`,
+      run: (check, waiter) => ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun: check, waiter }),
+    },
+  ];
+  if (previousBucket && previousBucket !== bucket) {
+    // moved to another bucket: the rules on the old one would invoke the function for uploads it now skips
+    steps.push({ step: "old-trigger", title: "Old trigger", resource: `s3://${previousBucket}`, run: (check) => removeTrigger(clients.s3, previousBucket, names.notificationIdPrefix, names.functionName, { dryRun: check }) });
   }
 
-  // 5. Role
-  const policy = rolePolicy({ partition, region, account, bucket, inputPrefix: config.inputPrefix, outputPrefix: config.outputPrefix, logGroupName: names.logGroupName });
-  const role = await run("role", "Role", names.roleName, () => ensureRole(clients.iam, { roleName: names.roleName, policyName: names.policyName, policy, tags: names.tags, account, partition }, { dryRun }));
+  // 3. Every check that can refuse runs before the first change: read-only, in order
+  const planned: StepRecord[] = [];
+  for (const st of steps) {
+    const o = await st.run(true, waiterFor(() => {}), () => {});
+    planned.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
+  }
+  const reportOf = (records: StepRecord[]): DeployReport => ({
+    dryRun,
+    account,
+    region,
+    bucket,
+    functionName: names.functionName,
+    functionArn,
+    imageUri,
+    steps: records,
+    changed: records.some((r) => changed(r)),
+  });
+  if (dryRun) {
+    planned.push({ step: "verify", resource: "samples/cat.jpg", action: "skip", changes: [opts.verify === false ? "--no-verify" : `after a deploy: upload under s3://${bucket}/${config.inputPrefix}, wait for the result, then delete both`] });
+    return reportOf(planned);
+  }
 
-  // 6. Log group (before the function: its role may write to the group but not create it), function
-  await run("log-group", "Log group", names.logGroupName, () => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun }));
-  const fn = await run("function", "Function", names.functionName, (waiter) =>
-    ensureFunction(
-      clients.lambda,
-      {
-        functionName: names.functionName,
-        roleArn: role.roleArn,
-        imageUri,
-        architecture: config.architecture,
-        memory: config.memory,
-        timeout: config.timeout,
-        environment: functionEnvironment(config, { endpointUrl: clients.options.endpointUrl }),
-        tags: names.tags,
-        reservedConcurrency: config.reservedConcurrency,
-        retries: config.retries,
-      },
-      waiter,
-      { dryRun },
-    ),
-  );
-  const functionArn = fn.functionArn ?? `arn:${partition}:lambda:${region}:${account}:function:${names.functionName}`;
+  // 4. Apply
+  const applied: StepRecord[] = [];
+  for (const st of steps) {
+    const o = await ctx.out.step(st.title, async (s) => {
+      const r = await st.run(false, waiterFor((t) => s.update(t)), (t) => s.update(t));
+      s.done(`${st.resource}: ${describeOutcome(r)}`);
+      return r;
+    });
+    applied.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
+  }
+  const report = reportOf(applied);
 
-  // 7. Permission
-  await run("permission", "Invoke permission", names.permissionStatementId, (waiter) =>
-    ensureInvokePermission(clients.lambda, { functionName: names.functionName, statementId: names.permissionStatementId, bucketArn, account }, waiter, { dryRun }),
-  );
-
-  // 8. Trigger
-  await run("trigger", "Trigger", `s3://${bucket}/${config.inputPrefix}`, () =>
-    ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun }),
-  );
-
-  const report: DeployReport = { dryRun, account, region, bucket, functionName: names.functionName, functionArn, imageUri, steps, changed: steps.some((s) => changed(s)) };
-
-  // 9. Verify
-  if (opts.verify === false) {
-    steps.push({ step: "verify", resource: "samples/cat.jpg", action: "skip", changes: ["--no-verify"] });
-  } else if (dryRun) {
-    steps.push({ step: "verify", resource: "samples/cat.jpg", action: "create", changes: [`upload under s3://${bucket}/${config.inputPrefix}, wait for the result, then delete both`] });
+  // 5. Verify
+  const cannotRun = opts.verify === false ? undefined : await emulatorCannotRunImages(clients.options.endpointUrl);
+  if (opts.verify === false || cannotRun) {
+    applied.push({ step: "verify", resource: "samples/cat.jpg", action: "skip", changes: [cannotRun ?? "--no-verify"] });
+    if (cannotRun) report.verifySkipped = cannotRun;
   } else {
     report.verify = await ctx.out.step("Verify", async (s) => {
       s.update("uploading samples/cat.jpg and waiting for its result");
@@ -216,6 +295,37 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     });
   }
   return report;
+}
+
+/**
+ * --dry-run's image step: the daemonless builder computes the digest without pushing, so an
+ * unchanged image plans as "unchanged"; the docker builder cannot tell without building and pushing.
+ */
+async function planImage(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps, runningImage: string | undefined, update: (t: string) => void): Promise<Outcome> {
+  const what = `build for linux/${archName(config)} and push`;
+  if (!runningImage) return outcome("create", [what]);
+  try {
+    const builder = await deps.selectBuilder(opts.builder ?? "auto");
+    if (builder.name !== "oci") return outcome("update", [`${what}; the function changes only if the digest does (the docker builder cannot tell before pushing)`]);
+    const built = await withStaged(ctx, deps, update, (staged) => builder.build({ staged, architecture: config.architecture, baseImage: opts.baseImage ?? config.baseImage, signal: ctx.signal, onProgress: update }));
+    return built.digest === digestOf(runningImage) ? outcome("unchanged", [`the same image (${built.digest.slice(0, 19)}…)`]) : outcome("update", [`${what} ${built.digest.slice(0, 19)}…`]);
+  } catch (err) {
+    return outcome("update", [`${what}; could not build to compare digests (${(err as Error).message})`]);
+  }
+}
+
+/** `--image`: read the manifest back from the registry and refuse what Lambda would (an index, an attestation, the wrong platform). */
+async function preflightImage(clients: AwsClients, image: string, config: Config, opts: DeployOptions): Promise<void> {
+  const ref = parseReference(image);
+  const registry = opts.registry ? opts.registry.replace(/^https?:\/\//, "").replace(/\/+$/, "") : ref.registry;
+  const isEcr = /\.dkr\.ecr\./.test(ref.registry);
+  const auth = isEcr ? await registryLogin(clients.ecr) : undefined;
+  const client = new RegistryClient(registry, { auth: auth ? { username: auth.username, password: auth.password } : undefined, plainHttp: opts.registry?.startsWith("http://") || undefined });
+  try {
+    await preflight(client, ref.repository, ref.digest!, config.architecture);
+  } finally {
+    await client.close();
+  }
 }
 
 function archName(config: Config): string {
@@ -233,11 +343,7 @@ const short = (uri: string | undefined) => {
  * host there), or to --registry.
  */
 async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps, repositoryUri: string, update: (t: string) => void) {
-  update("loading the model");
-  const spec = await deps.loadModel(update);
-  const dir = await mkdtemp(join(tmpdir(), "imgfn-stage-"));
-  try {
-    const staged = await (deps.stage ?? stageFunction)(spec, join(dir, "task"));
+  return withStaged(ctx, deps, update, async (staged) => {
     update("logging in to ECR");
     const auth = await registryLogin(deps.clients.ecr);
     const registry = opts.registry ?? auth.endpoint;
@@ -248,18 +354,29 @@ async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, d
       return await builder.build({
         staged,
         architecture: config.architecture,
-        baseImage: config.baseImage,
+        baseImage: opts.baseImage ?? config.baseImage,
         repository,
         tag: IMAGE_TAG,
         auth: { username: auth.username, password: auth.password },
         // an emulator's login endpoint (or --registry) may say http:// explicitly
         plainHttp: registry?.startsWith("http://") || undefined,
+        ...opts.imageAccess,
         signal: ctx.signal,
         onProgress: update,
       });
     } catch (err) {
       throw explainBuildError(err);
     }
+  });
+}
+
+/** Loads the model and stages the function in a temporary folder for `fn`. */
+async function withStaged<T>(ctx: Context, deps: DeployDeps, update: (t: string) => void, fn: (staged: Awaited<ReturnType<typeof stageFunction>>) => Promise<T>): Promise<T> {
+  update("loading the model");
+  const spec = await deps.loadModel(update);
+  const dir = await mkdtemp(join(tmpdir(), "imgfn-stage-"));
+  try {
+    return await fn(await (deps.stage ?? stageFunction)(spec, join(dir, "task")));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -354,7 +471,9 @@ const VERB: Record<Action, string> = { create: "create", update: "update", uncha
 export function renderPlan(report: DeployReport): string {
   const head = report.offline
     ? `Plan for ${report.functionName} in ${report.region} (no AWS access${report.note ? `: ${report.note}` : ""}; planned as a fresh account). Nothing was changed.`
-    : `Plan for ${report.functionName} in ${report.region}, account ${report.account}. Nothing was changed.`;
+    : report.changed
+      ? `Plan for ${report.functionName} in ${report.region}, account ${report.account}. Nothing was changed.`
+      : `No changes: ${report.functionName} in ${report.region}, account ${report.account}, already matches the config. Nothing was changed.`;
   const rows = report.steps.map((s) => [SYMBOL[s.action], s.step, VERB[s.action], s.resource, s.changes.join("; ")]);
   const tally = (a: Action) => report.steps.filter((s) => s.action === a).length;
   return `${head}\n${table(rows, { indent: 2 })}\n${tally("create")} to create, ${tally("update")} to update, ${tally("unchanged")} unchanged.`;

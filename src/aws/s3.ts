@@ -22,6 +22,7 @@ import { CREATED_BUCKET_TAG, triggerFilters } from "../config.js";
 import { UserError } from "../errors.js";
 import { hasName, httpStatus, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
+import { realSleep, type Waiter } from "./retry.js";
 
 export interface BucketState {
   exists: boolean;
@@ -100,7 +101,10 @@ export async function ensureBucket(s3: S3Client, req: BucketRequest, opts: { dry
     if (hasName(err, "BucketAlreadyExists")) {
       throw new UserError(`the bucket name ${req.bucket} is taken by another AWS account`, { hint: `set another "bucket" in imgfn.config.json`, cause: err });
     }
-    if (!hasName(err, "BucketAlreadyOwnedByYou")) throw err; // ours already: an earlier run was interrupted
+    // it appeared between the check and the create (another deploy, or its owner): someone
+    // else's bucket in this account, so neither marked as created by imgfn nor reconfigured
+    if (hasName(err, "BucketAlreadyOwnedByYou")) return { ...outcome("unchanged", ["existing bucket, not created by imgfn"]), state: await inspectBucket(s3, req.bucket, req.region) };
+    throw err;
   }
   await s3.send(
     new PutPublicAccessBlockCommand({
@@ -229,9 +233,18 @@ export const sameRules = (a: RuleView[], b: RuleView[]) => {
   return JSON.stringify(a.map(key).sort()) === JSON.stringify(b.map(key).sort());
 };
 
-/** Read-modify-write of the notification configuration, keeping every foreign rule. */
-export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
-  const current = await getNotifications(s3, req.bucket);
+/** How long a writer waits before reading its notification configuration back (another app may be writing too). */
+export const SETTLE_MS = 1500;
+const MERGE_ROUNDS = 6;
+
+/**
+ * Read-modify-write of the notification configuration, keeping every foreign rule. S3 has no
+ * conditional write here, so two apps deploying to one bucket at once could each write what they
+ * read and drop the other's rules: after writing, read it back (twice, a moment apart) and merge
+ * again whenever another writer got in between.
+ */
+export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean; waiter?: Waiter } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
+  let current = await getNotifications(s3, req.bucket);
   const functionName = functionNameOf(req.functionArn);
   const isOurs = (r: RuleView) => isOwnRule(r, req.idPrefix, functionName);
   const rules = desiredRules(req);
@@ -248,13 +261,35 @@ export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { d
   if (sameRules(existing, desired)) return { ...outcome("unchanged", kept), rules, foreign: foreign.length };
   const action = existing.length ? "update" : "create";
   const changes = [`${rules.length} rule${rules.length > 1 ? "s" : ""} for s3://${req.bucket}/${req.prefix}*${req.suffixes.length ? ` (${req.suffixes.join(" ")})` : ""}`, ...kept];
-  if (!opts.dryRun) {
-    await putNotifications(s3, req.bucket, {
-      ...current,
-      LambdaFunctionConfigurations: [...(current.LambdaFunctionConfigurations ?? []).filter((r) => !ownLambdaRule(req.idPrefix, functionName)(r)), ...rules],
-    });
+  if (opts.dryRun) return { ...outcome(action, changes), rules, foreign: foreign.length };
+  const merged = (config: NotificationConfiguration): NotificationConfiguration => ({
+    ...config,
+    LambdaFunctionConfigurations: [...(config.LambdaFunctionConfigurations ?? []).filter((r) => !ownLambdaRule(req.idPrefix, functionName)(r)), ...rules],
+  });
+  await putNotifications(s3, req.bucket, merged(current));
+  const sleep = opts.waiter?.sleep ?? realSleep;
+  let confirmations = 0;
+  let rewrites = 0;
+  for (let round = 0; confirmations < 2; round++) {
+    if (round >= MERGE_ROUNDS) {
+      throw new UserError(`the notification configuration of ${req.bucket} keeps changing under imgfn's writes (another deploy to this bucket?); imgfn's rules are not settled`, {
+        hint: "run imgfn deploy again once the other deploy has finished",
+      });
+    }
+    await sleep(SETTLE_MS + Math.floor(Math.random() * SETTLE_MS), opts.waiter?.signal);
+    current = await getNotifications(s3, req.bucket);
+    if (sameRules(ruleViews(current).filter(isOurs), desired)) {
+      confirmations++;
+      continue;
+    }
+    // another writer replaced the configuration with what it had read before our write: merge again
+    confirmations = 0;
+    rewrites++;
+    opts.waiter?.onWait?.(`another writer changed the notification configuration of ${req.bucket}; merging again`);
+    await putNotifications(s3, req.bucket, merged(current));
   }
-  return { ...outcome(action, changes), rules, foreign: foreign.length };
+  if (rewrites) changes.push(`merged again ${rewrites} time${rewrites > 1 ? "s" : ""} after another writer`);
+  return { ...outcome(action, changes), rules, foreign: ruleViews(current).filter((r) => !isOurs(r)).length };
 }
 
 function selfOverlaps(rules: RuleView[]): string[] {

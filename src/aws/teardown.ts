@@ -1,7 +1,8 @@
 /**
  * `imgfn teardown`: removes exactly what imgfn created, in a safe order — stop the events first
  * (trigger rules, permission), then the function and its logs, then the role and the repository.
- * The bucket only on request, only if imgfn made it (or --force), never silently with objects.
+ * The bucket only on request, only if imgfn made it (or --force), never silently with objects;
+ * the failure queue only when empty (or --force): its messages are events that were never processed.
  */
 import type { Context } from "../commands/command.js";
 import { bucketName, type Config, resourceNames } from "../config.js";
@@ -9,13 +10,17 @@ import { UserError } from "../errors.js";
 import type { AwsClients } from "./clients.js";
 import { deleteRepository } from "./ecr.js";
 import { deleteRole } from "./iam.js";
-import { deleteFunction, removeInvokePermission } from "./lambda.js";
+import { deployedBucket } from "./desired.js";
+import { deleteFunction, getFunction, removeInvokePermission } from "./lambda.js";
 import { deleteLogGroup } from "./logs.js";
 import { type Action, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import { countObjects, deleteBucket, inspectBucket, removeTrigger } from "./s3.js";
+import { deleteFailureQueue } from "./sqs.js";
 import { callerIdentity } from "./sts.js";
 
 export interface TeardownOptions {
+  /** --bucket: where the trigger rules are (default: the bucket the function records, else the config's). */
+  bucket?: string;
   keepLogs?: boolean;
   deleteBucket?: boolean;
   force?: boolean;
@@ -57,18 +62,20 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   const names = resourceNames(config);
   const { account } = await callerIdentity(clients.sts);
   const region = clients.region;
-  const bucket = bucketName(config, account, region);
+  const bucket = opts.bucket ?? deployedBucket(await getFunction(clients.lambda, names.functionName)) ?? bucketName(config, account, region);
 
   const tasks: Task[] = [
     { step: "trigger", title: "Trigger rules", resource: `s3://${bucket}`, run: (dryRun) => removeTrigger(clients.s3, bucket, names.notificationIdPrefix, names.functionName, { dryRun }) },
-    { step: "permission", title: "Invoke permission", resource: names.permissionStatementId, run: (dryRun) => removeInvokePermission(clients.lambda, names.functionName, names.permissionStatementId, { dryRun }) },
+    { step: "permission", title: "Invoke permission", resource: names.permissionStatementId, run: (dryRun) => removeInvokePermission(clients.lambda, names.functionName, names.permissionStatementId, names.tags, { dryRun }) },
     { step: "function", title: "Function", resource: names.functionName, run: (dryRun) => deleteFunction(clients.lambda, names.functionName, names.tags, { dryRun }) },
     {
       step: "log-group",
       title: "Log group",
       resource: names.logGroupName,
-      run: async (dryRun) => (opts.keepLogs ? outcome("skip", ["--keep-logs"]) : deleteLogGroup(clients.logs, names.logGroupName, { dryRun })),
+      run: async (dryRun) => (opts.keepLogs ? outcome("skip", ["--keep-logs"]) : deleteLogGroup(clients.logs, names.logGroupName, names.tags, { dryRun })),
     },
+    // after the function: nothing sends to it any more. With failed events inside, the plan below refuses unless --force.
+    { step: "failure-queue", title: "Failure queue", resource: names.failureQueueName, run: (dryRun) => deleteFailureQueue(clients.sqs, names.failureQueueName, names.tags, { dryRun, force: opts.force }) },
     { step: "role", title: "Role", resource: names.roleName, run: (dryRun) => deleteRole(clients.iam, names.roleName, names.policyName, names.tags, { dryRun }) },
     { step: "repository", title: "Image repository", resource: names.repositoryName, run: (dryRun) => deleteRepository(clients.ecr, names.repositoryName, names.tags, { dryRun }) },
   ];

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createClients } from "../aws/clients.js";
 import { type DeployReport, deploy, renderPlan } from "../aws/deploy.js";
@@ -9,6 +11,7 @@ import type { BuilderChoice } from "../image/index.js";
 import { formatMs, type StepHandle, table } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { baseImageAccess } from "../image/credentials.js";
 
 /** Config flags shared by init and deploy (flags override imgfn.config.json). */
 export function configFlags(cmd: Command): void {
@@ -56,19 +59,22 @@ export const deployCommand = defineCommand({
       .option("--no-verify", "skip the sample upload at the end")
       .option("--image <uri>", "deploy this image (repository@sha256:… or an ECR tag) instead of building")
       .option("--registry <host>", "push to this registry host instead of the one ECR names (emulators, proxies)")
+      .option("--registry-ca <pem-file>", "trust this CA certificate for the registries' TLS (the push and the base image)")
+      .option("--base-image <ref>", "base image (default: public.ecr.aws/lambda/nodejs:22, or the config's baseImage)")
       .option("--builder <kind>", "auto | docker | oci (daemonless)", "auto");
     configFlags(cmd);
     modelOptions(cmd);
   },
   async run(ctx, opts) {
     if (!["auto", "docker", "oci"].includes(opts.builder)) throw new ConfigError(`--builder must be auto, docker or oci (got "${opts.builder}")`);
-    const config = loadConfig(ctx.cwd, configOverrides(opts, ctx.globals), ctx.globals.config);
+    const config = loadConfig(ctx.cwd, { ...configOverrides(opts, ctx.globals), baseImage: opts.baseImage }, ctx.globals.config);
+    const imageAccess = await baseImageAccess(config.baseImage, opts.registryCa ? await readFile(resolve(ctx.cwd, opts.registryCa)) : undefined, ctx.env);
     const report = await withAwsErrors(async () => {
       const clients = await createClients(ctx.globals, config, { registry: opts.registry, env: ctx.env });
       return deploy(
         ctx,
         config,
-        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice },
+        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, imageAccess },
         {
           clients,
           selectBuilder: (choice) => awsRuntime.selectBuilder(choice, ctx.env, ctx.signal),
@@ -105,4 +111,5 @@ function printReport(ctx: Context, report: DeployReport): void {
     rows.splice(2, 0, ["verified", `cat → ${v.top1} (${(v.score * 100).toFixed(1)}%), ${formatMs(v.latencyMs)} end to end${figures}`]);
   }
   ctx.out.print(table(rows, { indent: 2 }));
+  if (report.verifySkipped) ctx.out.warn(`verify skipped: ${report.verifySkipped}`);
 }

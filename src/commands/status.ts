@@ -7,12 +7,12 @@ import { defineCommand } from "./command.js";
 
 export const statusCommand = defineCommand({
   options: (cmd) => {
-    cmd.option("--since <hours>", "summarise invocations of the last N hours", "24");
+    cmd.option("--since <hours>", "summarise invocations of the last N hours", "24").option("--bucket <name>", "the bucket to look for the trigger in (default: the one the function was deployed to)");
   },
   async run(ctx, opts) {
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
     const hours = Number(opts.since);
-    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { since: Date.now() - (Number.isFinite(hours) && hours > 0 ? hours : 24) * 3600_000 }), ctx.globals);
+    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { bucket: opts.bucket, since: Date.now() - (Number.isFinite(hours) && hours > 0 ? hours : 24) * 3600_000 }), ctx.globals);
     ctx.out.result(report);
     const { c } = ctx.out;
     if (!report.deployed) {
@@ -37,6 +37,14 @@ export const statusCommand = defineCommand({
           : "none yet (no log group)",
       ],
       ["errors", l.errors ? c.red(`${l.errors}${l.lastError ? ` — last: ${l.lastError}` : ""}`) : "0"],
+      [
+        "failed events",
+        report.failedEvents === undefined
+          ? c.yellow(`no failure queue (${report.failureQueue})`)
+          : report.failedEvents
+            ? c.yellow(`${report.failedEvents} waiting in ${report.failureQueue} (imgfn failed lists them, imgfn retry replays them)`)
+            : `0 waiting in ${report.failureQueue}`,
+      ],
     ];
     ctx.out.print(table(rows));
     if (report.drift.length) {

@@ -86,7 +86,9 @@ export class OciBuilder implements ImageBuilder {
       config.os = "linux";
       if (base.config.architecture !== config.architecture) delete config.variant;
       config.created = created;
-      config.config = { ...(config.config ?? {}), WorkingDir: "/var/task", Cmd: [req.staged.handler] };
+      const baseEnv: string[] = (config.config?.Env ?? []).filter((e: string) => !e.startsWith("ORT_DISABLE_TELEMETRY="));
+      // see functionEnvironment (config.ts): the image carries it too, for a function deployed without imgfn
+      config.config = { ...(config.config ?? {}), Env: [...baseEnv, "ORT_DISABLE_TELEMETRY=1"], WorkingDir: "/var/task", Cmd: [req.staged.handler] };
       config.rootfs = { type: "layers", diff_ids: [...(base.config.rootfs?.diff_ids ?? []), ...appLayers.map((l) => l.diffId)] };
       config.history = [...(base.config.history ?? []), ...appLayers.map((l) => ({ created, created_by: `imgfn build: ${l.kind}`, comment: l.description }))];
       if (config.rootfs.diff_ids.length !== baseLayers.length + appLayers.length) {
