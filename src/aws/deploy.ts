@@ -455,11 +455,13 @@ export function freshPlan(config: Config, region: string, opts: DeployOptions, w
       ? s("image", opts.image, ["use this image (--image), by digest"])
       : s("image", `<account>.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`, [`build for linux/${archName(config)} and push${opts.registry ? ` via ${opts.registry}` : ""}`]),
     s("role", names.roleName, ["trusted by lambda.amazonaws.com", "least-privilege inline policy"]),
+    s("failure-queue", names.failureQueueName, ["SSE-SQS", "14 days retention", "only the function's role may send"]),
     s("log-group", names.logGroupName, [`retention ${config.logRetentionDays} days`]),
     s("function", names.functionName, [`${config.architecture}, ${config.memory} MB, ${config.timeout} s`, ...(config.reservedConcurrency !== undefined ? [`reserved concurrency ${config.reservedConcurrency}`] : [])]),
+    s("events", names.functionName, [`${config.retries} retries, failed events → ${names.failureQueueName}`]),
     s("permission", names.permissionStatementId, [`s3.amazonaws.com from ${bucket}`]),
     s("trigger", `s3://${bucket}/${config.inputPrefix}`, [`${Math.max(1, config.suffixes.length)} rule(s) for ${config.suffixes.join(" ") || "every key"}`]),
-    opts.verify === false ? s("verify", "samples/cat.jpg", ["--no-verify"], "skip") : s("verify", "samples/cat.jpg", ["upload, wait for the result, delete both"]),
+    s("verify", "samples/cat.jpg", [opts.verify === false ? "--no-verify" : "after a deploy: upload, wait for the result, delete both"], "skip"),
   ];
   return { dryRun: true, offline: true, account, region, bucket, functionName: names.functionName, steps, changed: true, note: why };
 }

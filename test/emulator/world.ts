@@ -1,70 +1,81 @@
 /**
  * The emulator suite's world: one moto_server (AWS control planes) and one Debian docker-registry
- * (the image, pushed with --registry, since moto's ECR has no registry), a synthetic Lambda base
- * image on that registry, and a project folder per app. The CLI runs in-process (src/cli.ts main)
- * with --endpoint-url; state is read back with the SDK against the same emulator.
+ * (the image goes there with --registry, since moto's ECR has no registry), a synthetic Lambda
+ * base image on that registry, and a project folder per app. The CLI runs as a user runs it
+ * (bin/imgfn.js in its own process) with --endpoint-url; state is read back with the SDK.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AwsClients } from "../../src/aws/clients.js";
-import { execFile } from "node:child_process";
 import type { CliRun } from "../helpers/cli.js";
 import { type Moto, startMoto } from "../helpers/moto.js";
 import { pushSyntheticBase, startRegistry, type TestRegistry } from "../helpers/registry.js";
 
 export const REGION = "us-east-1";
+/** moto's default account. */
+export const ACCOUNT = "123456789012";
 
 export interface World {
   moto: Moto;
   registry: TestRegistry;
   baseImage: string;
-  work: string;
+  /** The synthetic base's multi-platform index digest (an image Lambda refuses). */
+  baseIndexDigest: string;
   env: NodeJS.ProcessEnv;
   /** SDK clients on the emulator, to read state back. */
   aws: AwsClients;
   /** A project folder with imgfn.config.json for `config` (baseImage from the test registry). */
   project(config: Record<string, unknown>): string;
-  /** The CLI against the emulator: --endpoint-url, --registry for deploy. */
-  cli(cwd: string, args: string[]): Promise<CliRun>;
+  /** The CLI against the emulator; deploy also gets --registry (and the daemonless builder). */
+  cli(cwd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CliRun>;
+  /** Repositories in the test registry. */
+  catalog(): Promise<string[]>;
   close(): Promise<void>;
 }
 
 export async function startWorld(): Promise<World> {
   const moto = await startMoto();
   const registry = await startRegistry();
-  const { ref: baseImage } = await pushSyntheticBase(registry, "lambda/nodejs");
+  const base = await pushSyntheticBase(registry, "lambda/nodejs");
   const work = mkdtempSync(join(tmpdir(), "imgfn-emulator-"));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: work,
     IMGFN_MODEL_MIRROR: process.env.IMGFN_MODEL_MIRROR ?? "",
-    XDG_CACHE_HOME: process.env.IMGFN_TEST_CACHE ?? join(tmpdir(), "imgfn-emulator-cache"),
-    AWS_ACCESS_KEY_ID: moto.env.AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: moto.env.AWS_SECRET_ACCESS_KEY,
+    // the image layers are cached between runs like a user's ~/.cache
+    XDG_CACHE_HOME: process.env.XDG_CACHE_HOME ?? join(tmpdir(), "imgfn-emulator-cache"),
+    AWS_ACCESS_KEY_ID: "testing",
+    AWS_SECRET_ACCESS_KEY: "testing",
     AWS_REGION: REGION,
     AWS_CONFIG_FILE: join(work, "no-aws-config"),
     AWS_SHARED_CREDENTIALS_FILE: join(work, "no-aws-credentials"),
   };
+  // the suite's own SDK clients (this test worker) use the same fake credentials
+  process.env.AWS_ACCESS_KEY_ID = "testing";
+  process.env.AWS_SECRET_ACCESS_KEY = "testing";
   let n = 0;
   return {
     moto,
     registry,
-    baseImage,
-    work,
+    baseImage: base.ref,
+    baseIndexDigest: base.indexDigest,
     env,
     aws: new AwsClients({ region: REGION, endpointUrl: moto.endpoint }),
     project(config) {
-      const dir = join(work, `project-${++n}`);
-      mkdtempSync(dir + "-");
-      const folder = mkdtempSync(dir + "-");
-      writeFileSync(join(folder, "imgfn.config.json"), JSON.stringify({ baseImage, ...config }));
+      const folder = mkdtempSync(join(work, `project-${++n}-`));
+      writeFileSync(join(folder, "imgfn.config.json"), JSON.stringify({ baseImage: base.ref, ...config }));
       return folder;
     },
-    cli(cwd, args) {
+    cli(cwd, args, extraEnv = {}) {
       const extra = args[0] === "deploy" ? ["--registry", registry.host, "--builder", "oci"] : [];
-      return runBin(["--endpoint-url", moto.endpoint, ...args, ...extra], cwd, env);
+      return runBin(["--endpoint-url", moto.endpoint, ...args, ...extra], cwd, { ...env, ...extraEnv });
+    },
+    async catalog() {
+      const res = await fetch(`${registry.url}/v2/_catalog`);
+      return ((await res.json()) as { repositories?: string[] }).repositories ?? [];
     },
     async close() {
       await moto.close();
@@ -84,4 +95,13 @@ export function runBin(args: string[], cwd: string, env: NodeJS.ProcessEnv): Pro
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** `--json` output of a run, with the run's stderr in the failure message when it is not JSON. */
+export function json(r: CliRun): any {
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
 }
