@@ -60,6 +60,8 @@ export interface DeployDeps {
   verifyTimeout?: number;
   /** Writes the task root (default: image/stage.ts). */
   stage?: typeof stageFunction;
+  /** Reads an --image back from its registry and refuses what Lambda would (default: preflightImage). */
+  preflightImage?: typeof preflightImage;
 }
 
 export interface StepRecord {
@@ -148,7 +150,7 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
   let imageUri: string | undefined;
   if (opts.image) {
     imageUri = await resolveImageDigest(clients, opts.image);
-    await preflightImage(clients, imageUri, config, opts);
+    await (deps.preflightImage ?? preflightImage)(clients, imageUri, config, opts);
   }
 
   const existingFn = await getFunction(clients.lambda, names.functionName);
@@ -315,7 +317,7 @@ async function planImage(ctx: Context, config: Config, opts: DeployOptions, deps
 }
 
 /** `--image`: read the manifest back from the registry and refuse what Lambda would (an index, an attestation, the wrong platform). */
-async function preflightImage(clients: AwsClients, image: string, config: Config, opts: DeployOptions): Promise<void> {
+export async function preflightImage(clients: AwsClients, image: string, config: Config, opts: DeployOptions): Promise<void> {
   const ref = parseReference(image);
   const registry = opts.registry ? opts.registry.replace(/^https?:\/\//, "").replace(/\/+$/, "") : ref.registry;
   const isEcr = /\.dkr\.ecr\./.test(ref.registry);

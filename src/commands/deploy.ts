@@ -81,6 +81,7 @@ export const deployCommand = defineCommand({
           loadModel: (update) => loadModelFromOptions(ctx, opts, { update } as unknown as StepHandle, { model: config.model, labels: config.labels }),
           sleep: awsRuntime.sleep,
           stage: awsRuntime.stage,
+          preflightImage: awsRuntime.preflightImage,
           sample: awsRuntime.sample(),
           verifyTimeout: awsRuntime.verifyTimeout,
         },

@@ -1,5 +1,5 @@
-import { DeleteFunctionCommand, GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
-import { DeleteLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { DeleteFunctionCommand, GetFunctionCommand, GetPolicyCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
+import { DeleteLogGroupCommand, ListTagsForResourceCommand as ListLogTagsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DeleteBucketCommand, DeleteObjectsCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,13 +33,14 @@ describe("imgfn teardown", () => {
       "lambda:RemovePermission",
       "lambda:DeleteFunction",
       "logs:DeleteLogGroup",
+      "sqs:DeleteQueue",
       "iam:DeleteRolePolicy",
       "iam:DeleteRole",
       "ecr:DeleteRepository",
     ]);
     expect(m.s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
     expect(m.s3.commandCalls(DeleteBucketCommand)).toHaveLength(0);
-    expect(r.stdout).toContain("Removed 6 resources of imgfn-demo; the bucket s3://imgfn-demo-123456789012-eu-west-1 stays");
+    expect(r.stdout).toContain("Removed 7 resources of imgfn-demo; the bucket s3://imgfn-demo-123456789012-eu-west-1 stays");
   });
 
   it("a second teardown succeeds and reports nothing to do", async () => {
@@ -117,6 +118,31 @@ describe("imgfn teardown", () => {
     expect(r.code).toBe(0);
     expect(m.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
     expect(r.stderr).toContain("function imgfn-demo left in place: not tagged as imgfn's");
+    // nor its policy statement, nor a log group that is not imgfn's
+    expect(m.lambda.commandCalls(RemovePermissionCommand)).toHaveLength(0);
+    expect(r.stderr).toContain("permission imgfn-demo-s3-invoke left in place: function imgfn-demo is not tagged as imgfn's; its policy is left alone");
+  });
+
+  it("leaves a log group of the same name that is not tagged as imgfn's", async () => {
+    deployedAccount(m);
+    m.logs.on(ListLogTagsCommand).resolves({ tags: { team: "other" } });
+    const r = await runCli(["teardown", "--yes"], { cwd: projectDir() });
+    expect(r.code).toBe(0);
+    expect(m.logs.commandCalls(DeleteLogGroupCommand)).toHaveLength(0);
+    expect(r.stderr).toContain("log-group /aws/lambda/imgfn-demo left in place: not tagged as imgfn's");
+  });
+
+  it("refuses to delete a failure queue with failed events in it, deleting nothing, unless --force", async () => {
+    deployedAccount(m, { failedEvents: 3 });
+    const r = await runCli(["teardown", "--yes"], { cwd: projectDir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: the failure queue imgfn-demo-failed holds 3 failed events; deleting it would lose them, so teardown stopped before deleting anything");
+    expect(r.stderr).toContain("next step: look at them with imgfn failed and replay them with imgfn retry, or add --force to delete them with the queue");
+    expect(writes(m)).toEqual([]);
+
+    const forced = await runCli(["teardown", "--yes", "--force"], { cwd: projectDir() });
+    expect(forced.code).toBe(0);
+    expect(writes(m)).toContain("sqs:DeleteQueue");
   });
 });
 
