@@ -96,7 +96,7 @@ export function writes(m: Mocks): string[] {
 
 const notFound = {
   function: () => awsError("ResourceNotFoundException", `Function not found: ${FN_ARN}`, 404),
-  role: () => awsError("NoSuchEntity", "The role with name imgfn-demo-role cannot be found.", 404),
+  role: () => awsError("NoSuchEntityException", "The role with name imgfn-demo-role cannot be found.", 404),
   repo: () => awsError("RepositoryNotFoundException", `The repository with name 'imgfn-demo' does not exist in the registry with id '${ACCOUNT}'`),
 };
 
