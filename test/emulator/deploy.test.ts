@@ -15,7 +15,6 @@ import { motoUnavailable } from "../helpers/moto.js";
 import { ACCOUNT, json, REGION, startWorld, type World } from "./world.js";
 
 const unavailable = motoUnavailable();
-if (unavailable) console.warn(`skipping the emulator suite: ${unavailable}`);
 let w: World;
 
 const SAMPLE = fileURLToPath(new URL("../../samples/cat.jpg", import.meta.url));
@@ -73,8 +72,17 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", ()
       expect(fn.Code?.ImageUri).toMatch(new RegExp(`^${ACCOUNT}\\.dkr\\.ecr\\.${REGION}\\.amazonaws\\.com/imgfn-life@sha256:[0-9a-f]{64}$`));
       expect(fn.Tags).toMatchObject({ "managed-by": "imgfn", "imgfn:app": "life" });
       expect(fn.Configuration?.Environment?.Variables).toMatchObject({ IMGFN_BUCKET: bucket, ORT_DISABLE_TELEMETRY: "1", IMGFN_S3_FORCE_PATH_STYLE: "1" });
-      // the image is in the registry under the repository's path
+      // the image is in the registry under the repository's path; its config turns onnxruntime's telemetry off too
       expect(await w.catalog()).toContain("imgfn-life");
+      const { RegistryClient } = await import("../../src/image/registry.js");
+      const registry = new RegistryClient(w.registry.host);
+      try {
+        const manifest = await registry.getManifest("imgfn-life", fn.Code!.ImageUri!.split("@")[1]);
+        const imageConfig = JSON.parse((await registry.getBlob("imgfn-life", manifest.json.config.digest)).toString("utf8"));
+        expect(imageConfig.config.Env).toContain("ORT_DISABLE_TELEMETRY=1");
+      } finally {
+        await registry.close();
+      }
 
       const queueUrl = (await w.aws.sqs.send(new GetQueueUrlCommand({ QueueName: "imgfn-life-failed" }))).QueueUrl!;
       const attrs = (await w.aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["All"] }))).Attributes!;
