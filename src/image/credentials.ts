@@ -18,10 +18,12 @@ function authKeys(host: string): string[] {
   return hub ? ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"] : [host, `https://${host}`, `http://${host}`, `https://${host}/v1/`];
 }
 
-function runHelper(helper: string, host: string, env: NodeJS.ProcessEnv): Promise<RegistryAuth | undefined> {
+/** `optional`: the config's default store (credsStore) may name a helper this machine lacks; anonymous then, as for a public base. */
+function runHelper(helper: string, host: string, env: NodeJS.ProcessEnv, optional = false): Promise<RegistryAuth | undefined> {
   return new Promise((resolve, reject) => {
     const child = execFile(`docker-credential-${helper}`, ["get"], { env, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) {
+        if (optional && (err as NodeJS.ErrnoException).code === "ENOENT") return resolve(undefined);
         // helpers answer "credentials not found in native keychain" for a host they do not know
         if (/not found/i.test(`${stdout}${stderr}`)) return resolve(undefined);
         return reject(
@@ -64,7 +66,7 @@ export async function registryCredentials(host: string, env: NodeJS.ProcessEnv =
     if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
   if (entry?.username && entry?.password) return { username: entry.username, password: entry.password };
-  if (config?.credsStore) return runHelper(config.credsStore, host, env);
+  if (config?.credsStore) return runHelper(config.credsStore, host, env, true);
   return undefined;
 }
 
