@@ -191,8 +191,9 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", ()
     it("records X with the function; upload, logs, status and teardown find it there; X keeps exactly its foreign SQS and Lambda rules", async () => {
       const x = "shared-photos-x";
       const before = await foreignBucket(x);
-      const dir = w.project({ app: "onx" });
-      const d = await w.cli(dir, ["deploy", "--bucket", x, "--json"]);
+      // the config names a base image nobody can reach: --base-image overrides it
+      const dir = w.project({ app: "onx", baseImage: "registry.invalid/lambda/nodejs:22" });
+      const d = await w.cli(dir, ["deploy", "--bucket", x, "--base-image", w.baseImage, "--json"]);
       expect(d.stderr).not.toMatch(/error:/);
       expect(d.code).toBe(0);
       expect(json(d).steps.find((s: any) => s.step === "bucket")).toMatchObject({ action: "unchanged", changes: ["existing bucket, not created by imgfn"] });
@@ -258,6 +259,15 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", ()
       expect((await w.aws.lambda.send(new ListFunctionsCommand({}))).Functions?.map((f) => f.FunctionName)).not.toContain("imgfn-byimage");
       expect(await exists(w.aws.iam.send(new GetRoleCommand({ RoleName: "imgfn-byimage-role" })))).toBe(false);
       expect(await exists(w.aws.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ["imgfn-byimage"] })))).toBe(false);
+
+      // a single-platform linux/amd64 image passes the same preflight and is deployed as given, without a build
+      const single = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/lambda/nodejs@${w.basePlatforms.amd64}`;
+      const ok = await w.cli(dir, ["deploy", "--image", single, "--json"]);
+      expect(ok.stderr).not.toMatch(/error:/);
+      expect(ok.code).toBe(0);
+      expect(json(ok).steps.find((s: any) => s.step === "image")).toMatchObject({ action: "create", changes: [expect.stringMatching(/\(--image\)$/)] });
+      expect((await getFn("imgfn-byimage")).Code?.ImageUri).toBe(single);
+      expect(await w.catalog()).not.toContain("imgfn-byimage");
     });
   });
 });

@@ -4,13 +4,11 @@
  * base image on that registry, and a project folder per app. The CLI runs as a user runs it
  * (bin/imgfn.js in its own process) with --endpoint-url; state is read back with the SDK.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { AwsClients } from "../../src/aws/clients.js";
-import type { CliRun } from "../helpers/cli.js";
+import { type CliRun, runBuiltCli } from "../helpers/cli.js";
 import { type Moto, startMoto } from "../helpers/moto.js";
 import { pushSyntheticBase, startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -24,6 +22,8 @@ export interface World {
   baseImage: string;
   /** The synthetic base's multi-platform index digest (an image Lambda refuses). */
   baseIndexDigest: string;
+  /** Its single-platform manifests by architecture (amd64, arm64): images Lambda takes. */
+  basePlatforms: Record<string, string>;
   env: NodeJS.ProcessEnv;
   /** SDK clients on the emulator, to read state back. */
   aws: AwsClients;
@@ -62,6 +62,7 @@ export async function startWorld(): Promise<World> {
     registry,
     baseImage: base.ref,
     baseIndexDigest: base.indexDigest,
+    basePlatforms: base.platforms,
     env,
     aws: new AwsClients({ region: REGION, endpointUrl: moto.endpoint }),
     project(config) {
@@ -71,7 +72,7 @@ export async function startWorld(): Promise<World> {
     },
     cli(cwd, args, extraEnv = {}) {
       const extra = args[0] === "deploy" ? ["--registry", registry.host, "--builder", "oci"] : [];
-      return runBin(["--endpoint-url", moto.endpoint, ...args, ...extra], cwd, { ...env, ...extraEnv });
+      return runBuiltCli(["--endpoint-url", moto.endpoint, ...args, ...extra], { cwd, env: { ...env, ...extraEnv } });
     },
     async catalog() {
       const res = await fetch(`${registry.url}/v2/_catalog`);
@@ -83,18 +84,6 @@ export async function startWorld(): Promise<World> {
       rmSync(work, { recursive: true, force: true });
     },
   };
-}
-
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "../../bin/imgfn.js");
-
-/** The built CLI (bin/imgfn.js → dist/) in its own process, as a user runs it. */
-export function runBin(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /** `--json` output of a run, with the run's stderr in the failure message when it is not JSON. */
