@@ -201,7 +201,7 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
       step: "failure-queue",
       title: "Failure queue",
       resource: names.failureQueueName,
-      run: (check) => ensureFailureQueue(clients.sqs, { name: names.failureQueueName, arn: want.failureQueueArn, roleArn, tags: names.tags }, { dryRun: check }),
+      run: (check, waiter) => ensureFailureQueue(clients.sqs, { name: names.failureQueueName, arn: want.failureQueueArn, roleArn, tags: names.tags }, { dryRun: check, waiter }),
     },
     // the log group before the function: its role may write to the group but not create it
     { step: "log-group", title: "Log group", resource: names.logGroupName, run: (check) => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun: check }) },

@@ -18,6 +18,7 @@ import { UserError } from "../errors.js";
 import { hasName, tolerating } from "./errors.js";
 import { canonical, decodePolicy } from "./iam.js";
 import { type Outcome, outcome } from "./outcome.js";
+import { realSleep, retryWhile, type Waiter } from "./retry.js";
 
 /** 14 days, SQS's maximum: time enough to notice, fix the cause and retry. */
 export const FAILURE_RETENTION_SECONDS = 14 * 24 * 3600;
@@ -75,13 +76,26 @@ function foreignQueue(name: string, tags: Record<string, string>): UserError {
 }
 
 /** Creates the queue, or brings an imgfn queue's encryption, retention and policy back to what they should be. */
-export async function ensureFailureQueue(sqs: SQSClient, req: FailureQueueRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { queueUrl?: string }> {
+/**
+ * SQS checks the policy's principal: a role created seconds ago may not resolve yet (IAM is
+ * eventually consistent), and the write is refused until it does.
+ */
+const principalNotYetKnown = (err: unknown) =>
+  hasName(err, "InvalidAttributeValue", "InvalidParameterValue", "InvalidAttributeValueException") && /policy|principal/i.test((err as Error).message)
+    ? "waiting for the new role to become usable in the queue policy"
+    : undefined;
+
+const NO_WAIT: Waiter = { sleep: realSleep };
+
+export async function ensureFailureQueue(sqs: SQSClient, req: FailureQueueRequest, opts: { dryRun?: boolean; waiter?: Waiter } = {}): Promise<Outcome & { queueUrl?: string }> {
+  const waiter = opts.waiter ?? NO_WAIT;
+  const patiently = <T>(call: () => Promise<T>) => retryWhile(call, principalNotYetKnown, waiter, { timeout: 120_000, initialDelay: 2000, maxDelay: 10_000 });
   const wanted = wantedAttributes(req);
   const url = await failureQueueUrl(sqs, req.name);
   if (!url) {
     const changes = ["SSE-SQS", "14 days retention", "only the function's role may send"];
     if (opts.dryRun) return outcome("create", changes);
-    const created = await sqs.send(new CreateQueueCommand({ QueueName: req.name, Attributes: wanted, tags: req.tags }));
+    const created = await patiently(() => sqs.send(new CreateQueueCommand({ QueueName: req.name, Attributes: wanted, tags: req.tags })));
     return { ...outcome("create", changes), queueUrl: created.QueueUrl };
   }
   if (!carries(await queueTags(sqs, url), req.tags)) throw foreignQueue(req.name, req.tags);
@@ -101,7 +115,7 @@ export async function ensureFailureQueue(sqs: SQSClient, req: FailureQueueReques
     changes.push("queue policy");
   }
   if (!changes.length) return { ...outcome("unchanged"), queueUrl: url };
-  if (!opts.dryRun) await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: differ }));
+  if (!opts.dryRun) await patiently(() => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: differ })));
   return { ...outcome("update", changes), queueUrl: url };
 }
 
