@@ -142,9 +142,6 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     throw translated;
   }
   const { account, partition } = identity;
-  const bucket = bucketName(config, account, region);
-  const want = desiredState(config, { identity, region, bucket, endpointUrl: clients.options.endpointUrl });
-  const plannedRepoUri = `${account}.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`;
 
   // 2. An image built elsewhere passes the same preflight as our own, before any Lambda call
   let imageUri: string | undefined;
@@ -155,7 +152,11 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
 
   const existingFn = await getFunction(clients.lambda, names.functionName);
   const runningImage = existingFn ? currentImage(existingFn) : undefined;
+  // the bucket: --bucket or the config's, else the one this function was deployed to, else imgfn's default
   const previousBucket = deployedBucket(existingFn);
+  const bucket = config.bucket ?? previousBucket ?? bucketName(config, account, region);
+  const want = desiredState(config, { identity, region, bucket, endpointUrl: clients.options.endpointUrl });
+  const plannedRepoUri = `${account}.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`;
   let repositoryUri = plannedRepoUri;
   let roleArn = want.roleArn;
   let functionArn = `arn:${partition}:lambda:${region}:${account}:function:${names.functionName}`;

@@ -219,10 +219,30 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", ()
       expect(logs.stderr).not.toMatch(/error:/);
       expect(logs.code).toBe(0);
 
+      // a later deploy without the flag stays on X: nothing changes
+      const again = await w.cli(dir, ["deploy", "--base-image", w.baseImage, "--json"]);
+      expect(json(again)).toMatchObject({ bucket: x, changed: false });
+
       const t = await w.cli(dir, ["--yes", "teardown"]);
       expect(t.code).toBe(0);
       expect(t.stderr).toContain(`Trigger rules: s3://${x}: deleted (7 rules; 2 other rules kept)`);
       expect(await notifications(x)).toEqual(before);
+    });
+
+    it("moving to another bucket takes imgfn's rules off the old one, which keeps exactly its foreign rules", async () => {
+      const from = "move-from";
+      const before = await foreignBucket(from);
+      await w.aws.s3.send(new CreateBucketCommand({ Bucket: "move-to" }));
+      const dir = w.project({ app: "mover" });
+      expect((await w.cli(dir, ["deploy", "--bucket", from])).code).toBe(0);
+      const moved = await w.cli(dir, ["deploy", "--bucket", "move-to", "--json"]);
+      expect(moved.code).toBe(0);
+      expect(json(moved).steps.find((s: any) => s.step === "old-trigger")).toMatchObject({ action: "delete", resource: `s3://${from}` });
+      expect(await notifications(from)).toEqual(before);
+      expect((await notifications("move-to")).LambdaFunctionConfigurations).toHaveLength(7);
+      expect((await getFn("imgfn-mover")).Configuration?.Environment?.Variables?.IMGFN_BUCKET).toBe("move-to");
+      expect((await w.cli(dir, ["--yes", "teardown"])).code).toBe(0);
+      expect((await notifications("move-to")).LambdaFunctionConfigurations ?? []).toEqual([]);
     });
   });
 
