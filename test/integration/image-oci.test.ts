@@ -72,7 +72,8 @@ describe("oci builder", () => {
     expect(config.config.WorkingDir).toBe("/var/task");
     expect(config.config.Cmd).toEqual(["index.handler"]);
     expect(config.config.Entrypoint).toEqual(["/lambda-entrypoint.sh"]);
-    expect(config.config.Env).toEqual(BASE_ENV);
+    // the base's environment, plus onnxruntime's telemetry off ($HOME is read-only on Lambda)
+    expect(config.config.Env).toEqual([...BASE_ENV, "ORT_DISABLE_TELEMETRY=1"]);
     expect(config.rootfs.diff_ids).toHaveLength(4);
     expect(config.history.at(-1).created_by).toBe("imgfn build: handler");
 
