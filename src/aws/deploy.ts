@@ -247,7 +247,7 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
   ];
   if (previousBucket && previousBucket !== bucket) {
     // moved to another bucket: the rules on the old one would invoke the function for uploads it now skips
-    steps.push({ step: "old-trigger", title: "Old trigger", resource: `s3://${previousBucket}`, run: (check) => removeTrigger(clients.s3, previousBucket, names.notificationIdPrefix, names.functionName, { dryRun: check }) });
+    steps.push({ step: "old-trigger", title: "Old trigger", resource: `s3://${previousBucket}`, run: (check, waiter) => removeTrigger(clients.s3, previousBucket, names.notificationIdPrefix, names.functionName, { dryRun: check, waiter }) });
   }
 
   // 3. Every check that can refuse runs before the first change: read-only, in order

@@ -244,7 +244,7 @@ const MERGE_ROUNDS = 6;
  * again whenever another writer got in between.
  */
 export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean; waiter?: Waiter } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
-  let current = await getNotifications(s3, req.bucket);
+  const current = await getNotifications(s3, req.bucket);
   const functionName = functionNameOf(req.functionArn);
   const isOurs = (r: RuleView) => isOwnRule(r, req.idPrefix, functionName);
   const rules = desiredRules(req);
@@ -267,29 +267,43 @@ export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { d
     LambdaFunctionConfigurations: [...(config.LambdaFunctionConfigurations ?? []).filter((r) => !ownLambdaRule(req.idPrefix, functionName)(r)), ...rules],
   });
   await putNotifications(s3, req.bucket, merged(current));
-  const sleep = opts.waiter?.sleep ?? realSleep;
+  const { rewrites, current: after } = await settle(s3, req.bucket, { holds: (c) => sameRules(ruleViews(c).filter(isOurs), desired), rewrite: merged }, opts.waiter);
+  if (rewrites) changes.push(`merged again ${rewrites} time${rewrites > 1 ? "s" : ""} after another writer`);
+  return { ...outcome(action, changes), rules, foreign: ruleViews(after).filter((r) => !isOurs(r)).length };
+}
+
+/**
+ * After a write: read the configuration back twice, a moment apart, and write again (rebuilt from
+ * what is there now) whenever `holds` fails, i.e. another writer saved what it had read before.
+ */
+async function settle(
+  s3: S3Client,
+  bucket: string,
+  goal: { holds: (c: NotificationConfiguration) => boolean; rewrite: (c: NotificationConfiguration) => NotificationConfiguration; skipDestinationValidation?: boolean },
+  waiter?: Waiter,
+): Promise<{ rewrites: number; current: NotificationConfiguration }> {
+  const sleep = waiter?.sleep ?? realSleep;
   let confirmations = 0;
   let rewrites = 0;
+  let current: NotificationConfiguration = {};
   for (let round = 0; confirmations < 2; round++) {
     if (round >= MERGE_ROUNDS) {
-      throw new UserError(`the notification configuration of ${req.bucket} keeps changing under imgfn's writes (another deploy to this bucket?); imgfn's rules are not settled`, {
-        hint: "run imgfn deploy again once the other deploy has finished",
+      throw new UserError(`the notification configuration of ${bucket} keeps changing under imgfn's writes (another deploy or teardown on this bucket?); imgfn's rules are not settled`, {
+        hint: "run the command again once the other one has finished",
       });
     }
-    await sleep(SETTLE_MS + Math.floor(Math.random() * SETTLE_MS), opts.waiter?.signal);
-    current = await getNotifications(s3, req.bucket);
-    if (sameRules(ruleViews(current).filter(isOurs), desired)) {
+    await sleep(SETTLE_MS + Math.floor(Math.random() * SETTLE_MS), waiter?.signal);
+    current = await getNotifications(s3, bucket);
+    if (goal.holds(current)) {
       confirmations++;
       continue;
     }
-    // another writer replaced the configuration with what it had read before our write: merge again
     confirmations = 0;
     rewrites++;
-    opts.waiter?.onWait?.(`another writer changed the notification configuration of ${req.bucket}; merging again`);
-    await putNotifications(s3, req.bucket, merged(current));
+    waiter?.onWait?.(`another writer changed the notification configuration of ${bucket}; merging again`);
+    await putNotifications(s3, bucket, goal.rewrite(current), { skipDestinationValidation: goal.skipDestinationValidation });
   }
-  if (rewrites) changes.push(`merged again ${rewrites} time${rewrites > 1 ? "s" : ""} after another writer`);
-  return { ...outcome(action, changes), rules, foreign: ruleViews(current).filter((r) => !isOurs(r)).length };
+  return { rewrites, current };
 }
 
 function selfOverlaps(rules: RuleView[]): string[] {
@@ -324,16 +338,19 @@ async function putNotifications(s3: S3Client, bucket: string, config: Notificati
 }
 
 /** Removes imgfn's rules only (those of `functionName` under `idPrefix`). */
-export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, functionName: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, functionName: string, opts: { dryRun?: boolean; waiter?: Waiter } = {}): Promise<Outcome> {
   const current = await getNotifications(s3, bucket);
   const own = ownLambdaRule(idPrefix, functionName);
   const ours = (current.LambdaFunctionConfigurations ?? []).filter(own);
   if (!ours.length) return outcome("absent");
   const foreign = ruleViews(current).length - ours.length;
   if (!opts.dryRun) {
+    const without = (c: NotificationConfiguration) => ({ ...c, LambdaFunctionConfigurations: (c.LambdaFunctionConfigurations ?? []).filter((r) => !own(r)) });
     // only removing: S3 need not re-validate the destinations of the rules that stay (a foreign
     // rule whose function was deleted would otherwise block the teardown)
-    await putNotifications(s3, bucket, { ...current, LambdaFunctionConfigurations: (current.LambdaFunctionConfigurations ?? []).filter((r) => !own(r)) }, { skipDestinationValidation: true });
+    await putNotifications(s3, bucket, without(current), { skipDestinationValidation: true });
+    // a writer that read before this removal must not bring imgfn's rules back
+    await settle(s3, bucket, { holds: (c) => !(c.LambdaFunctionConfigurations ?? []).some(own), rewrite: without, skipDestinationValidation: true }, opts.waiter);
   }
   return outcome("delete", [`${ours.length} rule${ours.length > 1 ? "s" : ""}`, ...(foreign ? [`${foreign} other rule${foreign > 1 ? "s" : ""} kept`] : [])]);
 }

@@ -15,6 +15,7 @@ import { deleteFunction, getFunction, removeInvokePermission } from "./lambda.js
 import { deleteLogGroup } from "./logs.js";
 import { type Action, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import { countObjects, deleteBucket, inspectBucket, removeTrigger } from "./s3.js";
+import { realSleep, type Sleep } from "./retry.js";
 import { deleteFailureQueue } from "./sqs.js";
 import { callerIdentity } from "./sts.js";
 
@@ -32,6 +33,8 @@ export interface TeardownDeps {
   /** Asks the user; only called when --yes was not given and stdin is a TTY. */
   confirm: (question: string) => Promise<boolean>;
   stdinIsTTY: boolean;
+  /** Backoff sleep (tests: instant). */
+  sleep?: Sleep;
 }
 
 export interface TeardownItem {
@@ -65,7 +68,7 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   const bucket = opts.bucket ?? deployedBucket(await getFunction(clients.lambda, names.functionName)) ?? bucketName(config, account, region);
 
   const tasks: Task[] = [
-    { step: "trigger", title: "Trigger rules", resource: `s3://${bucket}`, run: (dryRun) => removeTrigger(clients.s3, bucket, names.notificationIdPrefix, names.functionName, { dryRun }) },
+    { step: "trigger", title: "Trigger rules", resource: `s3://${bucket}`, run: (dryRun) => removeTrigger(clients.s3, bucket, names.notificationIdPrefix, names.functionName, { dryRun, waiter: { sleep: deps.sleep ?? realSleep, signal: ctx.signal } }) },
     { step: "permission", title: "Invoke permission", resource: names.permissionStatementId, run: (dryRun) => removeInvokePermission(clients.lambda, names.functionName, names.permissionStatementId, names.tags, { dryRun }) },
     { step: "function", title: "Function", resource: names.functionName, run: (dryRun) => deleteFunction(clients.lambda, names.functionName, names.tags, { dryRun }) },
     {

@@ -22,6 +22,7 @@ export const teardownCommand = defineCommand({
         teardown(ctx, config, { bucket: opts.bucket, keepLogs: opts.keepLogs, deleteBucket: opts.deleteBucket, force: opts.force, dryRun: opts.dryRun }, {
           clients: await createClients(ctx.globals, config, { env: ctx.env }),
           stdinIsTTY: awsRuntime.stdinIsTTY(),
+          sleep: awsRuntime.sleep,
           confirm: (q) => awsRuntime.confirm(q, ctx.out.stderr as NodeJS.WritableStream),
         }),
       ctx.globals,

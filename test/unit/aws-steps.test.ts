@@ -130,8 +130,8 @@ describe("trigger rules", () => {
 
   it("teardown removes only imgfn's rules", async () => {
     const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
-    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
-    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo");
+    notificationsRemembered({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
+    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo", { waiter: instantWaiter() });
     expect(o.action).toBe("delete");
     const put = s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input;
     expect(put.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
@@ -151,10 +151,29 @@ describe("trigger rules", () => {
     expect(put.LambdaFunctionConfigurations!.map((r) => r.Id)).toEqual(["imgfn-demo-2-jpg", "imgfn-demo-jpg", "imgfn-demo-png"]);
   });
 
+  it("teardown removes imgfn's rules again when a writer that read before the removal brings them back", async () => {
+    const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
+    notificationsRemembered({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
+    const stale = { LambdaFunctionConfigurations: [FOREIGN_RULE, ours] };
+    let interleaved = false;
+    const waiter = {
+      ...instantWaiter(),
+      sleep: async () => {
+        if (interleaved) return;
+        interleaved = true;
+        await new S3Client({}).send(new PutBucketNotificationConfigurationCommand({ Bucket: "b", NotificationConfiguration: stale }));
+      },
+    };
+    await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo", { waiter });
+    const last = s3.commandCalls(PutBucketNotificationConfigurationCommand).at(-1)!.args[0].input;
+    expect(last.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
+    expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(3);
+  });
+
   it("teardown of one app leaves another app's rules with a look-alike Id", async () => {
     const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
-    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [otherApp(".jpg"), ours] });
-    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo");
+    notificationsRemembered({ LambdaFunctionConfigurations: [otherApp(".jpg"), ours] });
+    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo", { waiter: instantWaiter() });
     expect(o).toMatchObject({ action: "delete", changes: ["1 rule", "1 other rule kept"] });
     expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
     s3.reset();
