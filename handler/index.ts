@@ -4,10 +4,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type GetObjectCommandOutput, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Classifier, ImageInputError } from "./classify.js";
 import { parseLabels, validateManifest } from "./manifest.js";
-import { decodeS3Key, outputKeyFor, skipReason } from "./keys.js";
+import { decodeS3Key, MAX_KEY_BYTES, resultLocation, skipReason } from "./keys.js";
 import { readSettings, type Settings } from "./settings.js";
 
 export interface S3EventRecord {
@@ -105,6 +105,17 @@ function safeKey(record: S3EventRecord): string | undefined {
   }
 }
 
+/** A record the function must not (or can no longer) process; logged, never retried. */
+class RecordSkipped extends Error {
+  constructor(readonly reason: string, readonly fields: Record<string, unknown> = {}) {
+    super(reason);
+    this.name = "RecordSkipped";
+  }
+}
+
+/** How often a result is redone when the object changed under the classification. */
+const MAX_ROUNDS = 3;
+
 async function processRecord(record: S3EventRecord, requestId: string, coldStart: boolean): Promise<RecordOutcome> {
   const bucket = record?.s3?.bucket?.name;
   const rawKey = record?.s3?.object?.key;
@@ -113,43 +124,94 @@ async function processRecord(record: S3EventRecord, requestId: string, coldStart
     return { key: String(rawKey), status: "skipped", reason: "not an S3 object record" };
   }
   const key = decodeS3Key(rawKey);
+  if (settings.bucket !== undefined && bucket !== settings.bucket) {
+    // never fetched: the function reads only the bucket it was deployed for
+    const reason = `bucket "${bucket}" is not the configured bucket "${settings.bucket}" (IMGFN_BUCKET)`;
+    log("warn", "record skipped: another bucket", { requestId, bucket, key, reason });
+    return { key, status: "skipped", reason };
+  }
   const reason = skipReason(key, settings);
   if (reason) {
     log("info", "record skipped", { requestId, bucket, key, reason });
     return { key, status: "skipped", reason };
   }
-  const outputKey = outputKeyFor(key, settings);
+  const location = resultLocation(key, settings);
+  if (location.tooLong && Buffer.byteLength(location.key) > MAX_KEY_BYTES) {
+    const why = `even the short result key ${location.key} is over S3's ${MAX_KEY_BYTES}-byte limit: shorten the output prefix`;
+    log("error", "record skipped: no result key fits", { requestId, bucket, key, reason: why });
+    return { key, status: "skipped", reason: why };
+  }
+  if (location.tooLong) {
+    // the mapping, so a person reading the logs can find the result of this key
+    log("warn", "result key too long; writing the error result under the short key", { requestId, bucket, key, outputKey: location.key });
+  }
+  let expectedEtag = unquote(record.s3.object.eTag);
+  for (let round = 1; ; round++) {
+    let written: { outcome: RecordOutcome; etag?: string };
+    try {
+      written = await classifyAndWrite(record, bucket, key, location, expectedEtag, requestId, coldStart && round === 1);
+    } catch (err) {
+      if (!(err instanceof RecordSkipped)) throw err;
+      log("warn", `record skipped: ${err.message}`, { requestId, bucket, key, ...err.fields });
+      return { key, status: "skipped", reason: err.message };
+    }
+    if (location.tooLong) return written.outcome;
+    // Two uploads to one key race: the result just written must describe the object there now.
+    // If it changed meanwhile, the newer event may already have written its result before ours
+    // replaced it, so classify the current object again (bounded: under constant churn the
+    // newer events will finish the job).
+    const current = await currentEtag(bucket, key);
+    if (current === undefined || written.etag === undefined || current === written.etag) return written.outcome;
+    if (round >= MAX_ROUNDS) {
+      log("warn", "object keeps changing; leaving its result to the newer uploads' events", { requestId, bucket, key, classifiedEtag: written.etag, currentEtag: current });
+      return written.outcome;
+    }
+    log("info", "object replaced while it was classified; classifying the object now in the bucket", { requestId, bucket, key, classifiedEtag: written.etag, currentEtag: current });
+    expectedEtag = current;
+  }
+}
+
+async function classifyAndWrite(
+  record: S3EventRecord,
+  bucket: string,
+  key: string,
+  location: { key: string; tooLong: boolean },
+  expectedEtag: string | undefined,
+  requestId: string,
+  coldStart: boolean,
+): Promise<{ outcome: RecordOutcome; etag?: string }> {
+  const outputKey = location.key;
   const started = performance.now();
   const timings: Record<string, number> = {};
-  const input: Record<string, unknown> = { bucket, key, size: record.s3.object.size, etag: record.s3.object.eTag };
+  const input: Record<string, unknown> = { bucket, key, size: record.s3.object.size, etag: expectedEtag };
   const base = { requestId, coldStart, timestamp: "" };
   let body: Record<string, unknown>;
   let outcome: RecordOutcome;
-  try {
-    if ((record.s3.object.size ?? 0) > settings.maxBytes) throw tooBig(record.s3.object.size!);
-    const t0 = performance.now();
-    const bytes = await download(bucket, key, input);
-    timings.download = ms(performance.now() - t0);
-    const model = await classifier();
-    const result = await model.classify(bytes, { topK: settings.topK, maxPixels: settings.maxPixels });
-    timings.preprocess = result.timings.preprocess;
-    timings.inference = result.timings.inference;
-    body = {
-      input,
-      image: result.image,
-      model: { id: model.manifest.id, sha256: model.manifest.sha256 ?? null },
-      predictions: result.predictions,
-    };
-    outcome = { key, status: "classified", outputKey };
-  } catch (err) {
-    if (err instanceof ImageInputError) {
+  if (location.tooLong) {
+    const message = `the result key for this object would be over S3's ${MAX_KEY_BYTES}-byte limit, so it is written at ${outputKey} (the sha256 of the source key, which input.key holds); the object was not classified: use a shorter key`;
+    body = { input, error: { code: "KEY_TOO_LONG", message } };
+    outcome = { key, status: "error", outputKey, reason: "KEY_TOO_LONG" };
+  } else {
+    try {
+      if ((record.s3.object.size ?? 0) > settings.maxBytes) throw tooBig(record.s3.object.size!);
+      const t0 = performance.now();
+      const bytes = await download(bucket, key, input, expectedEtag);
+      timings.download = ms(performance.now() - t0);
+      const model = await classifier();
+      const result = await model.classify(bytes, { topK: settings.topK, maxPixels: settings.maxPixels });
+      timings.preprocess = result.timings.preprocess;
+      timings.inference = result.timings.inference;
+      body = {
+        input,
+        image: result.image,
+        model: { id: model.manifest.id, sha256: model.manifest.sha256 ?? null },
+        predictions: result.predictions,
+      };
+      outcome = { key, status: "classified", outputKey };
+    } catch (err) {
+      if (!(err instanceof ImageInputError)) throw err;
       body = { input, error: { code: err.code, message: err.message } };
       outcome = { key, status: "error", outputKey, reason: err.code };
-    } else if ((err as any)?.name === "NoSuchKey") {
-      log("warn", "record skipped: object no longer exists", { requestId, bucket, key });
-      return { key, status: "skipped", reason: "object no longer exists" };
-    } else {
-      throw err;
     }
   }
   const t3 = performance.now();
@@ -173,7 +235,33 @@ async function processRecord(record: S3EventRecord, requestId: string, coldStart
     const error = body.error as { code: string; message: string };
     log("warn", "input rejected", { requestId, bucket, key, outputKey, error, timings, coldStart });
   }
-  return outcome;
+  return { outcome, etag: input.etag as string | undefined };
+}
+
+const unquote = (etag: string | undefined) => (etag ? etag.replace(/"/g, "") : undefined);
+
+const isDenied = (err: unknown) => (err as any)?.name === "AccessDenied" || (err as any)?.$metadata?.httpStatusCode === 403;
+
+/** The object's ETag now, or undefined when it is gone (or cannot be seen). */
+async function currentEtag(bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return unquote((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag);
+  } catch (err) {
+    const status = (err as any)?.$metadata?.httpStatusCode;
+    if (status === 404 || status === 403 || (err as any)?.name === "NotFound") return undefined;
+    throw err;
+  }
+}
+
+/** Whether the key is listed in the bucket (needs s3:ListBucket; undefined when that is denied too). */
+async function isListed(bucket: string, key: string): Promise<boolean | undefined> {
+  try {
+    const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }));
+    return res.Contents?.[0]?.Key === key;
+  } catch (err) {
+    if (isDenied(err)) return undefined;
+    throw err;
+  }
 }
 
 const ms = (v: number) => Math.round(v * 100) / 100;
@@ -185,11 +273,44 @@ function tooBig(size: number): ImageInputError {
   );
 }
 
-/** GetObject with the size checked on the response headers before the body is read. */
-async function download(bucket: string, key: string, input: Record<string, unknown>): Promise<Uint8Array> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+/**
+ * GetObject of the version the event announced (If-Match on its ETag), with the size checked on
+ * the response headers before the body is read. A missing object, or one replaced since the
+ * event, is skipped (RecordSkipped); AccessDenied is told apart from a deleted key by listing it.
+ */
+async function download(bucket: string, key: string, input: Record<string, unknown>, expectedEtag: string | undefined): Promise<Uint8Array> {
+  let res: GetObjectCommandOutput;
+  try {
+    res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(expectedEtag ? { IfMatch: `"${expectedEtag}"` } : {}) }));
+  } catch (err) {
+    const name = (err as any)?.name;
+    if (name === "NoSuchKey") throw new RecordSkipped("object no longer exists");
+    if (name === "PreconditionFailed" || (err as any)?.$metadata?.httpStatusCode === 412) {
+      throw new RecordSkipped("superseded: the object was replaced after this event; the newer upload's event writes the result", { eventEtag: expectedEtag });
+    }
+    if (isDenied(err)) {
+      // Without s3:ListBucket, S3 answers a missing key with 403 AccessDenied instead of NoSuchKey.
+      const listed = await isListed(bucket, key);
+      if (listed === false) throw new RecordSkipped("object no longer exists", { s3Error: "AccessDenied" });
+      // A real permission problem: thrown, so the event is retried and then kept in the failure
+      // destination, from which `imgfn retry` replays it once the permission is fixed.
+      const e = new Error(
+        `S3 denied s3:GetObject on s3://${bucket}/${key}${listed ? " although the object exists" : " and s3:ListBucket too, so a deleted object cannot be told from a missing permission"}: allow the function's role s3:GetObject on the input prefix (check bucket policies and KMS key policies too), then run "imgfn retry"`,
+        { cause: err },
+      );
+      e.name = "AccessDenied";
+      throw e;
+    }
+    throw err;
+  }
+  const etag = unquote(res.ETag);
+  if (expectedEtag && etag && etag !== expectedEtag) {
+    // a server that ignores If-Match: the same check on the answer
+    (res.Body as any)?.destroy?.();
+    throw new RecordSkipped("superseded: the object was replaced after this event; the newer upload's event writes the result", { eventEtag: expectedEtag, objectEtag: etag });
+  }
   input.size = res.ContentLength ?? input.size;
-  input.etag = res.ETag?.replace(/"/g, "") ?? input.etag;
+  input.etag = etag ?? input.etag;
   if ((res.ContentLength ?? 0) > settings.maxBytes) {
     (res.Body as any)?.destroy?.();
     throw tooBig(res.ContentLength!);

@@ -1,4 +1,5 @@
 /** S3 key handling shared by the function and the CLI. */
+import { createHash } from "node:crypto";
 
 export interface KeyRules {
   inputPrefix: string;
@@ -44,6 +45,23 @@ export function skipReason(key: string, rules: KeyRules): string | undefined {
   return undefined;
 }
 
+/** S3 refuses keys longer than 1024 bytes of UTF-8. */
+export const MAX_KEY_BYTES = 1024;
+/** Under the output prefix: results whose natural key would be longer than S3 allows. */
+export const LONG_KEYS_FOLDER = "_long-keys/";
+
+/**
+ * Where the result for `key` goes: `<outputPrefix><key without inputPrefix>.json`, or, when that
+ * would exceed S3's key limit, `<outputPrefix>_long-keys/<sha256 of the key>.json` (short,
+ * deterministic, so the CLI finds it the same way). `tooLong` says which.
+ */
+export function resultLocation(key: string, rules: KeyRules): { key: string; tooLong: boolean } {
+  const natural = `${rules.outputPrefix}${key.slice(rules.inputPrefix.length)}.json`;
+  if (Buffer.byteLength(natural, "utf8") <= MAX_KEY_BYTES) return { key: natural, tooLong: false };
+  const digest = createHash("sha256").update(key, "utf8").digest("hex");
+  return { key: `${rules.outputPrefix}${LONG_KEYS_FOLDER}${digest}.json`, tooLong: true };
+}
+
 export function outputKeyFor(key: string, rules: KeyRules): string {
-  return `${rules.outputPrefix}${key.slice(rules.inputPrefix.length)}.json`;
+  return resultLocation(key, rules).key;
 }

@@ -9,6 +9,8 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 
 export interface Settings extends KeyRules {
+  /** The only bucket whose records are processed (IMGFN_BUCKET); unset: any bucket. */
+  bucket?: string;
   maxBytes: number;
   maxPixels: number;
   topK: number;
@@ -29,6 +31,7 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const taskRoot = env.LAMBDA_TASK_ROOT ?? process.cwd();
   return {
+    bucket: env.IMGFN_BUCKET || undefined,
     inputPrefix: env.IMGFN_INPUT_PREFIX ?? "uploads/",
     outputPrefix: env.IMGFN_OUTPUT_PREFIX ?? "results/",
     suffixes:

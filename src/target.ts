@@ -6,6 +6,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Context } from "./commands/command.js";
 import type { Config } from "./config.js";
+import type { FailedEventSource } from "./pipeline/failures.js";
 
 /** One log event in CloudWatch Logs' shape (the local stack writes the same shape). */
 export interface LogEvent {
@@ -35,8 +36,13 @@ export interface Target {
   description: string;
   config: Config;
   bucket: string;
+  region: string;
   s3: S3Client;
   logs: LogSource;
+  /** Events the function failed on after every retry (the SQS failure queue, or the local store). */
+  failures: FailedEventSource;
+  /** Invokes the function asynchronously, the way S3 does; resolves once the invocation is accepted. */
+  invokeAsync(event: unknown): Promise<void>;
 }
 
 export interface TargetOptions {

@@ -4,8 +4,9 @@ import { samplePath } from "../paths.js";
 import { loadConfig, type Config, type ConfigInput } from "../config.js";
 import { UserError } from "../errors.js";
 import { INVOKE_PATH } from "../local/rie.js";
+import { catchUpStack } from "../local/catch-up.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { type DevState, devStatePath, localDir, readDevState, removeDevState, writeDevState } from "../local/state.js";
+import { type DevState, devStateFor, devStatePath, localDir, readDevState, removeDevState, writeDevState } from "../local/state.js";
 import { renderLogEvent } from "../ui/logs.js";
 import type { Context } from "./command.js";
 import { defineCommand } from "./command.js";
@@ -84,20 +85,13 @@ export const devCommand = defineCommand({
     const root = localDir(ctx.cwd);
     await mkdir(root, { recursive: true });
     const { config, stack } = await startStackForCommand(ctx, opts, root, { s3Port: opts.s3Port, invokePort: opts.invokePort, retryDelays: opts.retryDelays });
-    const state: DevState = {
-      pid: process.pid,
-      startedAt: new Date().toISOString(),
-      s3Endpoint: stack.s3Endpoint,
-      invokeEndpoint: stack.invokeEndpoint,
-      bucket: stack.bucket,
-      region: stack.region,
-      functionName: stack.functionName,
-      inputPrefix: config.inputPrefix,
-      outputPrefix: config.outputPrefix,
-      suffixes: config.suffixes,
-      logsDir: stack.logsDir,
-      workerPids: [],
-    };
+    // before the endpoints are announced, so no new upload races the scan
+    // A failed scan must not keep dev from starting: say so, and run without the catch-up.
+    const catchUp = await catchUpStack(stack, config, ctx.signal).catch((err) => {
+      ctx.out.warn(`could not look for uploads left without a result (${(err as Error).message}); run "imgfn backfill --local" once it is fixed`);
+      return { listed: 0, current: 0, pending: [], keptAsFailed: 0 };
+    });
+    const state: DevState = devStateFor(stack, config);
     // If this process dies without the clean-up below, the workers go with it (they exit when
     // their IPC channel closes) and the stale dev.json is ignored (its pid is dead).
     const onExit = () => removeDevState(ctx.cwd);
@@ -119,10 +113,11 @@ export const devCommand = defineCommand({
       stack.emulator.on("retry", (r: any) => out.warn(`request ${r.requestId} failed (${r.error.errorType}: ${r.error.errorMessage}); retry ${r.attempt} in ${Math.round(r.delay / 1000)} s`));
       stack.emulator.on("failed", (f: any) => {
         const key = f.event?.Records?.[0]?.s3?.object?.key;
-        out.error(`event${key ? ` for ${key}` : ""} failed after ${f.attempts} attempt${f.attempts > 1 ? "s" : ""}: ${f.error.errorType}: ${f.error.errorMessage}`);
+        out.error(`event${key ? ` for ${key}` : ""} failed after ${f.attempts} attempt${f.attempts > 1 ? "s" : ""}: ${f.error.errorType}: ${f.error.errorMessage}; kept in the failed store ("imgfn failed --local", "imgfn retry --local")`);
       });
       if (out.json) {
-        out.stdout.write(JSON.stringify({ status: "running", ...state, stateFile: devStatePath(ctx.cwd) }) + "\n");
+        const caught = { listed: catchUp.listed, pending: catchUp.pending.length, keptAsFailed: catchUp.keptAsFailed };
+        out.stdout.write(JSON.stringify({ status: "running", ...state, stateFile: devStatePath(ctx.cwd), catchUp: caught }) + "\n");
       } else {
         const upload = `${config.inputPrefix}cat.jpg`;
         out.print("");
@@ -135,6 +130,10 @@ export const devCommand = defineCommand({
         out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
         out.print(`        imgfn invoke --local --key ${upload}`);
         out.print("");
+        if (catchUp.pending.length > 0) {
+          out.info(`catching up: ${catchUp.pending.length} object${catchUp.pending.length > 1 ? "s" : ""} under ${config.inputPrefix} had no current result (events left queued or running when dev last stopped); processing them`);
+        }
+        if (catchUp.keptAsFailed > 0) out.info(`${catchUp.keptAsFailed} object${catchUp.keptAsFailed > 1 ? "s are" : " is"} in the failed store: see "imgfn failed --local", replay with "imgfn retry --local --all"`);
         out.info(c.dim("streaming function logs; Ctrl-C stops everything"));
       }
       await new Promise<void>((resolve) => {

@@ -58,6 +58,16 @@ export interface InvocationRecord {
   pid: number;
 }
 
+/** What "failed" carries: an asynchronous event after its last attempt. */
+export interface FailedInvocation {
+  requestId: string;
+  event: unknown;
+  error: LambdaError;
+  attempts: number;
+  /** ISO time of the last failure. */
+  at: string;
+}
+
 export type InvokeOutcome = { ok: true; requestId: string; result: unknown } | { ok: false; requestId: string; error: LambdaError };
 
 export const LAMBDA_RETRY_DELAYS = [60_000, 120_000];
@@ -329,7 +339,8 @@ export class LambdaEmulator extends EventEmitter {
   private async run(job: Job): Promise<void> {
     const outcome = await this.attempt(job);
     if (outcome.ok || !job.async || job.attempt >= this.options.retries || this.closed) {
-      if (!outcome.ok && job.async) this.emit("failed", { requestId: job.requestId, event: job.event, error: outcome.error, attempts: job.attempt + 1 });
+      // an event cut short by close() did not fail: the next start's catch-up finds it again
+      if (!outcome.ok && job.async && !this.closed) this.emit("failed", { requestId: job.requestId, event: job.event, error: outcome.error, attempts: job.attempt + 1, at: new Date().toISOString() } satisfies FailedInvocation);
       job.resolve(outcome);
       return;
     }

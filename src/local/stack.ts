@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { functionEnvironment, resourceNames, type Config } from "../config.js";
 import { stageFunction } from "../image/stage.js";
 import type { ModelSpec } from "../model/spec.js";
-import { LambdaEmulator } from "./emulator.js";
+import { LambdaEmulator, type FailedInvocation } from "./emulator.js";
+import { failedStoreDir, LocalFailedStore } from "./failed.js";
 import { matchTrigger, s3Event, triggerRules, type ObjectCreated } from "./events.js";
 import { LogWriter, logGroupDir } from "./logs.js";
 import { startInvokeServer, type InvokeServer } from "./rie.js";
@@ -38,6 +39,8 @@ export interface LocalStack {
   logsDir: string;
   emulator: LambdaEmulator;
   logs: LogWriter;
+  /** Where events that failed every attempt are kept (`imgfn failed --local`). */
+  failedStore: LocalFailedStore;
   /** Resolves when every delivered event has finished (including retries). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -94,11 +97,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       retries: config.retries,
       retryDelays: opts.retryDelays,
       region,
-      environment: { ...functionEnvironment(config), ...localS3Environment(s3.endpoint, region) },
+      environment: { ...functionEnvironment(config, { bucket }), ...localS3Environment(s3.endpoint, region) },
       log: (e) => logs.write(e),
     });
     const emu = emulator;
     cleanups.push(() => emu.close());
+    const failedStore = new LocalFailedStore(failedStoreDir(opts.root));
+    emu.on("failed", (f: FailedInvocation) => failedStore.add(f, functionName));
     for (const obj of pending.splice(0)) deliver(obj);
 
     const rie: InvokeServer = await startInvokeServer(emulator, opts.invokePort);
@@ -114,6 +119,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       logsDir,
       emulator,
       logs,
+      failedStore,
       idle: () => emu.idle(),
       close: closeAll,
     };

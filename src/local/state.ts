@@ -21,6 +21,27 @@ export interface DevState {
   workerPids: number[];
 }
 
+/** The record of a stack this process runs (the fields a LocalStack and its Config give). */
+export function devStateFor(
+  stack: Pick<DevState, "s3Endpoint" | "invokeEndpoint" | "bucket" | "region" | "functionName" | "logsDir">,
+  rules: Pick<DevState, "inputPrefix" | "outputPrefix" | "suffixes">,
+): DevState {
+  return {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    s3Endpoint: stack.s3Endpoint,
+    invokeEndpoint: stack.invokeEndpoint,
+    bucket: stack.bucket,
+    region: stack.region,
+    functionName: stack.functionName,
+    inputPrefix: rules.inputPrefix,
+    outputPrefix: rules.outputPrefix,
+    suffixes: rules.suffixes,
+    logsDir: stack.logsDir,
+    workerPids: [],
+  };
+}
+
 export const localDir = (cwd: string) => join(cwd, ".imgfn", "local");
 export const devStatePath = (cwd: string) => join(localDir(cwd), "dev.json");
 

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { outputKeyFor, skipReason } from "../../handler/keys.js";
 import type { Config } from "../config.js";
+import { forEachBounded } from "./bounded.js";
 
 export const CONTENT_TYPES: Record<string, string> = {
   ".jpg": "image/jpeg",
@@ -160,17 +161,15 @@ export async function uploadAll(
   opts: WaitOptions & { wait?: boolean; concurrency?: number; onDone?: (outcome: UploadOutcome, done: number) => void } = {},
 ): Promise<UploadOutcome[]> {
   const outcomes: UploadOutcome[] = new Array(items.length);
-  let next = 0;
   let done = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      opts.signal?.throwIfAborted();
-      const i = next++;
-      const { file, key } = items[i];
+  await forEachBounded(
+    items,
+    opts.concurrency ?? 4,
+    async ({ file, key }, i) => {
       outcomes[i] = await uploadAndWait(s3, config, bucket, file, key, opts);
       opts.onDone?.(outcomes[i], ++done);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, items.length)) }, worker));
+    },
+    opts.signal,
+  );
   return outcomes;
 }

@@ -1,7 +1,11 @@
 /** S3 event notifications exactly as S3 sends them to Lambda. */
 import { encodeS3Key } from "../../handler/keys.js";
 
-export function s3Record(bucket: string, key: string, size: number, eTag = "0123456789abcdef0123456789abcdef") {
+/**
+ * One record. Give the object's real `eTag` as S3 does: the function skips an event whose ETag is
+ * not the object's (superseded). Without one the record means "the object there now".
+ */
+export function s3Record(bucket: string, key: string, size: number, eTag?: string) {
   return {
     eventVersion: "2.1",
     eventSource: "aws:s3",
@@ -15,7 +19,7 @@ export function s3Record(bucket: string, key: string, size: number, eTag = "0123
       s3SchemaVersion: "1.0",
       configurationId: "imgfn-test-uploads",
       bucket: { name: bucket, ownerIdentity: { principalId: "A3NL1KOZZKExample" }, arn: `arn:aws:s3:::${bucket}` },
-      object: { key: encodeS3Key(key), size, eTag, sequencer: "0055AED6DCD90281E5" },
+      object: { key: encodeS3Key(key), size, ...(eTag ? { eTag } : {}), sequencer: "0055AED6DCD90281E5" },
     },
   };
 }

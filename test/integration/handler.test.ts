@@ -7,7 +7,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stageFunction } from "../../src/image/stage.js";
 import { loadModel } from "../../src/model/spec.js";
@@ -17,6 +18,10 @@ import * as img from "../helpers/images.js";
 
 let s3: TestS3;
 let proxy: Server;
+/** "METHOD path" of every request the function sent through the proxy. */
+const seen: string[] = [];
+/** Keys whose next GET is answered only after the object was replaced (a race made certain). */
+const replaceDuringGet = new Map<string, () => Promise<unknown>>();
 let handler: (event: unknown, context: unknown) => Promise<any>;
 const ctx = () => ({ awsRequestId: randomBytes(8).toString("hex") });
 const MAX_BYTES = 2_000_000;
@@ -26,14 +31,35 @@ beforeAll(async () => {
   // A proxy in front of the S3 server that answers 503 SlowDown for keys containing "flaky",
   // to show that transient S3 failures are thrown (so that Lambda retries).
   const upstream = new URL(s3.endpoint);
+  // Keys containing "denied" get S3's 403 AccessDenied on GetObject/HeadObject (what S3 answers
+  // for a missing key when the role lacks s3:ListBucket, or for a real permission problem);
+  // listing still reaches the real server.
   proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
     if (req.url!.includes("flaky")) {
       res.writeHead(503, { "content-type": "application/xml" });
       return res.end(`<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`);
     }
+    const path = decodeURIComponent(req.url!.split("?")[0]);
+    const objectKey = path.startsWith("/photos/") ? path.slice("/photos/".length) : undefined;
+    if (objectKey?.includes("denied") && (req.method === "GET" || req.method === "HEAD")) {
+      res.writeHead(403, { "content-type": "application/xml" });
+      return res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`);
+    }
+    const replace = req.method === "GET" && objectKey ? replaceDuringGet.get(objectKey) : undefined;
+    if (replace) replaceDuringGet.delete(objectKey!);
     const fwd = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode!, up.headers);
-      up.pipe(res);
+      if (!replace) {
+        res.writeHead(up.statusCode!, up.headers);
+        return up.pipe(res);
+      }
+      const chunks: Buffer[] = [];
+      up.on("data", (c) => chunks.push(c));
+      up.on("end", async () => {
+        await replace(); // the old bytes reach the function only once the key holds a new object
+        res.writeHead(up.statusCode!, up.headers);
+        res.end(Buffer.concat(chunks));
+      });
     });
     req.pipe(fwd);
   });
@@ -44,6 +70,7 @@ beforeAll(async () => {
     AWS_MAX_ATTEMPTS: "2",
     LAMBDA_TASK_ROOT: staged.dir,
     IMGFN_MAX_BYTES: String(MAX_BYTES),
+    IMGFN_BUCKET: "photos",
   });
   ({ handler } = await import(join(staged.dir, "index.mjs")));
 });
@@ -52,9 +79,10 @@ afterAll(async () => {
   await s3?.close();
 });
 
+/** Puts the object and returns the record S3 would send for it (with the object's real ETag). */
 async function upload(key: string, body: Uint8Array | string) {
-  await s3.put(key, body);
-  return s3Record(s3.bucket, key, Buffer.byteLength(body as any));
+  const res = await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
+  return s3Record(s3.bucket, key, Buffer.byteLength(body as any), res.ETag!.replace(/"/g, ""));
 }
 
 describe("the function against a real S3 server", () => {
@@ -121,8 +149,8 @@ describe("the function against a real S3 server", () => {
 
   it("an object over the limit is refused from its headers even when the event understates its size", async () => {
     const key = "uploads/bad/liar.jpg";
-    await s3.put(key, randomBytes(MAX_BYTES + 10));
-    const out = await handler(s3Event(s3Record(s3.bucket, key, 100)), ctx());
+    const real = await upload(key, randomBytes(MAX_BYTES + 10));
+    const out = await handler(s3Event(s3Record(s3.bucket, key, 100, real.s3.object.eTag)), ctx());
     expect(out.results[0].reason).toBe("OBJECT_TOO_LARGE");
     expect((await s3.getJson("results/bad/liar.jpg.json")).input.size).toBe(MAX_BYTES + 10);
   });
@@ -149,8 +177,81 @@ describe("the function against a real S3 server", () => {
     expect(await s3.list("results/retry/")).toEqual(["results/retry/ok.jpg.json"]);
   });
 
-  it("a deleted object is skipped, not retried", async () => {
+  it("a deleted object (S3 answers NoSuchKey) is skipped, not retried", async () => {
     const out = await handler(s3Event(s3Record(s3.bucket, "uploads/gone.jpg", 10)), ctx());
     expect(out.results[0]).toMatchObject({ status: "skipped", reason: "object no longer exists" });
+    expect(await s3.list("results/gone")).toEqual([]);
+  });
+});
+
+describe("only the configured bucket, results that never go stale, long keys, AccessDenied", () => {
+  it("a record for another bucket is skipped with a reason and never fetched", async () => {
+    seen.length = 0;
+    const out = await handler(s3Event(s3Record("someone-elses-bucket", "uploads/cat.jpg", 1000)), ctx());
+    expect(out.results[0]).toMatchObject({ status: "skipped", reason: expect.stringMatching(/not the configured bucket "photos"/) });
+    expect(seen.filter((r) => r.includes("someone-elses-bucket"))).toEqual([]);
+    expect(seen).toEqual([]);
+  });
+
+  it("two racing uploads of different images to one key: the stored result describes the object there now", async () => {
+    const key = "uploads/race/pet.jpg";
+    const first = await upload(key, img.catJpeg());
+    const second = await upload(key, img.espressoJpeg());
+    // both events are delivered, in either order, even at once
+    const [a, b] = await Promise.all([handler(s3Event(first), ctx()), handler(s3Event(second), ctx())]);
+    expect(a.results[0]).toMatchObject({ status: "skipped", reason: expect.stringMatching(/^superseded/) });
+    expect(b.results[0]).toMatchObject({ status: "classified" });
+    const late = await handler(s3Event(first), ctx()); // the older event arriving last
+    expect(late.results[0].reason).toMatch(/^superseded/);
+    const result = await s3.getJson("results/race/pet.jpg.json");
+    expect(result.input.etag).toBe(second.s3.object.eTag);
+    expect(result.predictions[0].label).toBe("espresso");
+  });
+
+  it("an object replaced while the function classifies it gets the result of the new object, not the old", async () => {
+    const key = "uploads/race/swap.jpg";
+    const first = await upload(key, img.catJpeg());
+    let replacedEtag = "";
+    replaceDuringGet.set(key, async () => {
+      const res = await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: img.espressoJpeg() }));
+      replacedEtag = res.ETag!.replace(/"/g, "");
+    });
+    const out = await handler(s3Event(first), ctx()); // read the cat; the espresso lands meanwhile
+    expect(out.results[0].status).toBe("classified");
+    const result = await s3.getJson("results/race/swap.jpg.json");
+    expect(replacedEtag).not.toBe(first.s3.object.eTag);
+    expect(result.input.etag).toBe(replacedEtag);
+    expect(result.predictions[0].label).toBe("espresso");
+  });
+
+  it("a key whose result key would pass S3's 1024-byte limit gets KEY_TOO_LONG at a short key, once, with no retry", async () => {
+    // 1020 bytes (S3 allows the key itself), folders of 200 bytes so the local server can store it
+    const key = "uploads/" + Array.from({ length: 5 }, (_, i) => String(i).repeat(199) + "/").join("") + "x".repeat(1020 - 8 - 1000 - 4) + ".jpg";
+    expect(Buffer.byteLength(key)).toBe(1020);
+    const record = await upload(key, img.catJpeg());
+    const out = await handler(s3Event(record), ctx());
+    const sha = createHash("sha256").update(key).digest("hex");
+    expect(out.results[0]).toEqual({ key, status: "error", outputKey: `results/_long-keys/${sha}.json`, reason: "KEY_TOO_LONG" });
+    const result = await s3.getJson(`results/_long-keys/${sha}.json`);
+    expect(result.error.code).toBe("KEY_TOO_LONG");
+    expect(result.input.key).toBe(key); // the full source key
+    expect(result.predictions).toBeUndefined();
+    // its own result never triggers anything: it is inside the output prefix
+    expect((await handler(s3Event(s3Record(s3.bucket, `results/_long-keys/${sha}.json`, 10)), ctx())).results[0].status).toBe("skipped");
+  });
+
+  it("403 AccessDenied for a key that is not in the bucket (no s3:ListBucket) is the same 'object no longer exists' skip", async () => {
+    const out = await handler(s3Event(s3Record(s3.bucket, "uploads/denied/deleted.jpg", 10)), ctx());
+    expect(out.results[0]).toMatchObject({ status: "skipped", reason: "object no longer exists" });
+    expect(seen.some((r) => r.startsWith("GET /photos") && r.includes("list-type=2") && r.includes("denied"))).toBe(true);
+  });
+
+  it("403 AccessDenied for an object that exists is a permission problem: thrown (retried, then kept for imgfn retry)", async () => {
+    const record = await upload("uploads/denied/present.jpg", img.catJpeg());
+    const err = await handler(s3Event(record), ctx()).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe("AccessDenied");
+    expect(err.message).toMatch(/s3:GetObject on s3:\/\/photos\/uploads\/denied\/present\.jpg although the object exists.*imgfn retry/);
+    expect(await s3.list("results/denied/")).toEqual([]);
   });
 });

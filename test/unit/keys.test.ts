@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decodeS3Key, encodeS3Key, outputKeyFor, skipReason } from "../../handler/keys.js";
+import { createHash } from "node:crypto";
+import { decodeS3Key, encodeS3Key, outputKeyFor, resultLocation, skipReason } from "../../handler/keys.js";
 import { readSettings } from "../../handler/settings.js";
 
 describe("S3 event keys", () => {
@@ -59,5 +60,22 @@ describe("function settings from the environment", () => {
     expect(s.maxBytes).toBe(1000);
     expect(s.manifestPath).toBe("/var/task/model/model.json");
     expect(() => readSettings({ IMGFN_MAX_BYTES: "lots" })).toThrow(/IMGFN_MAX_BYTES must be a positive integer/);
+  });
+});
+
+describe("result keys near S3's 1024-byte limit", () => {
+  const rules = { inputPrefix: "in/", outputPrefix: "classified-results/", suffixes: [] };
+  const keyOfBytes = (n: number) => "in/" + "é".repeat((n - 3 - 4) / 2) + ".jpg"; // two bytes a letter
+  it("keeps the natural result key while it fits (counting bytes, not characters)", () => {
+    const key = keyOfBytes(1003);
+    expect(Buffer.byteLength(outputKeyFor(key, rules))).toBe(1024); // exactly S3's limit
+    expect(resultLocation(key, rules)).toEqual({ key: `classified-results/${key.slice(3)}.json`, tooLong: false });
+  });
+  it("moves a result key over 1024 bytes to _long-keys/<sha256 of the source key>.json, and the CLI looks there too", () => {
+    const key = keyOfBytes(1010); // fine as an input key, too long once the output prefix is longer
+    const sha = createHash("sha256").update(key).digest("hex");
+    expect(resultLocation(key, rules)).toEqual({ key: `classified-results/_long-keys/${sha}.json`, tooLong: true });
+    expect(outputKeyFor(key, rules)).toBe(`classified-results/_long-keys/${sha}.json`);
+    expect(skipReason(outputKeyFor(key, rules), rules)).toMatch(/output prefix/);
   });
 });
