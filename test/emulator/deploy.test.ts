@@ -12,7 +12,7 @@ import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, GetBuck
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { motoUnavailable } from "../helpers/moto.js";
-import { ACCOUNT, json, REGION, startWorld, type World } from "./world.js";
+import { ACCOUNT, json, REGION, startWorld, type World, EMULATOR_TEST_TIMEOUT } from "./world.js";
 
 const unavailable = motoUnavailable();
 let w: World;
@@ -47,7 +47,7 @@ async function foreignBucket(name: string, opts: { lambdaPrefix?: string; lambda
   return notifications(name);
 }
 
-describe.skipIf(unavailable)("imgfn against moto_server and a real registry", () => {
+describe.skipIf(unavailable)("imgfn against moto_server and a real registry", { timeout: EMULATOR_TEST_TIMEOUT }, () => {
   beforeAll(async () => {
     w = await startWorld();
   }, 120_000);

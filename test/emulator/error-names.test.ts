@@ -14,14 +14,14 @@ import { GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorName } from "../../src/aws/errors.js";
 import { motoUnavailable } from "../helpers/moto.js";
-import { ACCOUNT, REGION, startWorld, type World } from "./world.js";
+import { ACCOUNT, REGION, startWorld, type World, EMULATOR_TEST_TIMEOUT } from "./world.js";
 
 const unavailable = motoUnavailable();
 let w: World;
 const nameOf = (p: Promise<unknown>) => p.then(() => "(no error)", (err) => errorName(err));
 const TRUST = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] });
 
-describe.skipIf(unavailable)("the mocks' AWS error names are moto_server's", () => {
+describe.skipIf(unavailable)("the mocks' AWS error names are moto_server's", { timeout: EMULATOR_TEST_TIMEOUT }, () => {
   beforeAll(async () => {
     w = await startWorld();
   }, 120_000);

@@ -10,7 +10,7 @@ import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, HeadBuc
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { desiredRules, ensureTrigger } from "../../src/aws/s3.js";
 import { motoUnavailable } from "../helpers/moto.js";
-import { ACCOUNT, json, REGION, startWorld, type World } from "./world.js";
+import { ACCOUNT, json, REGION, startWorld, type World, EMULATOR_TEST_TIMEOUT } from "./world.js";
 
 const unavailable = motoUnavailable();
 let w: World;
@@ -29,7 +29,7 @@ async function nothingMade(app: string, bucket = `imgfn-${app}-${ACCOUNT}-${REGI
   expect(await w.catalog()).not.toContain(`imgfn-${app}`);
 }
 
-describe.skipIf(unavailable)("ownership and refusals against moto_server", () => {
+describe.skipIf(unavailable)("ownership and refusals against moto_server", { timeout: EMULATOR_TEST_TIMEOUT }, () => {
   beforeAll(async () => {
     w = await startWorld();
   }, 120_000);

@@ -13,6 +13,8 @@ import { type Moto, startMoto } from "../helpers/moto.js";
 import { pushSyntheticBase, startRegistry, type TestRegistry } from "../helpers/registry.js";
 
 export const REGION = "us-east-1";
+/** Each test drives several CLI processes; on a busy 2-core machine one can take a minute. */
+export const EMULATOR_TEST_TIMEOUT = 300_000;
 /** moto's default account. */
 export const ACCOUNT = "123456789012";
 
