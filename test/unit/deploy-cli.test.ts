@@ -211,6 +211,9 @@ describe("imgfn deploy", () => {
     expect(r.stderr).toMatch(/error: the trigger for s3:\/\/.*\/uploads\/ would overlap existing notification rules: rule "everything"/);
     expect(r.stderr).toContain("next step: use a different \"inputPrefix\"");
     expect(m.s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(0);
+    // refused before the first change: no bucket, repository, image, role, queue, log group or function
+    expect(writes(m)).toEqual([]);
+    expect(builder.requests).toEqual([]);
   });
 
   it("refuses a same-named ECR repository tagged by someone else, before building or changing it", async () => {
