@@ -252,9 +252,19 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
 
   // 3. Every check that can refuse runs before the first change: read-only, in order
   const planned: StepRecord[] = [];
-  for (const st of steps) {
-    const o = await st.run(true, waiterFor(() => {}), () => {});
-    planned.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
+  const check = async () => {
+    for (const st of steps) {
+      const o = await st.run(true, waiterFor(() => {}), () => {});
+      planned.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
+    }
+  };
+  if (dryRun) await check();
+  else {
+    await ctx.out.step("Checks", async (s) => {
+      s.update("reading every resource before changing any");
+      await check();
+      s.done(`nothing in the way (${tally(planned)})`);
+    });
   }
   const reportOf = (records: StepRecord[]): DeployReport => ({
     dryRun,
@@ -480,6 +490,11 @@ export function renderPlan(report: DeployReport): string {
       ? `Plan for ${report.functionName} in ${report.region}, account ${report.account}. Nothing was changed.`
       : `No changes: ${report.functionName} in ${report.region}, account ${report.account}, already matches the config. Nothing was changed.`;
   const rows = report.steps.map((s) => [SYMBOL[s.action], s.step, VERB[s.action], s.resource, s.changes.join("; ")]);
-  const tally = (a: Action) => report.steps.filter((s) => s.action === a).length;
-  return `${head}\n${table(rows, { indent: 2 })}\n${tally("create")} to create, ${tally("update")} to update, ${tally("unchanged")} unchanged.`;
+  return `${head}\n${table(rows, { indent: 2 })}\n${tally(report.steps)}.`;
+}
+
+/** "2 to create, 1 to update, 8 unchanged" */
+function tally(steps: StepRecord[]): string {
+  const n = (a: Action) => steps.filter((s) => s.action === a).length;
+  return `${n("create")} to create, ${n("update")} to update, ${n("unchanged")} unchanged`;
 }

@@ -105,7 +105,7 @@ describe("imgfn deploy", () => {
     expect(r.stdout).toMatch(/verified\s+cat → tabby, tabby cat \(62\.0%\), .* end to end; init 901 ms, duration 413 ms, max memory 187\/1024 MB/);
     // the order a user sees in the step lines
     const order = r.stderr.split("\n").filter((l) => l.startsWith("✔")).map((l) => l.slice(2).split(":")[0]);
-    expect(order).toEqual(["Account and region", "Bucket", "Image repository", "Image", "Role", "Failure queue", "Log group", "Function", "Async invocations", "Invoke permission", "Trigger", "Verify"]);
+    expect(order).toEqual(["Account and region", "Checks", "Bucket", "Image repository", "Image", "Role", "Failure queue", "Log group", "Function", "Async invocations", "Invoke permission", "Trigger", "Verify"]);
   });
 
   it("fails with exit 1 when the verification result never arrives, naming the logs to check, and cleans up", async () => {
