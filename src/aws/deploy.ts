@@ -167,7 +167,8 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     resource: opts.image ?? names.repositoryName,
     run: async (check, _w, update) => {
       if (imageUri && opts.image) return digestOf(runningImage) === digestOf(imageUri) ? outcome("unchanged", [short(imageUri)]) : outcome(existingFn ? "update" : "create", [`use ${short(imageUri)} (--image)`]);
-      if (check) return dryRun ? planImage(ctx, config, opts, deps, runningImage, update) : outcome("create", ["built and pushed next"]);
+      // before a real deploy the image is not built twice: the apply step builds it and compares digests
+      if (check) return dryRun ? planImage(ctx, config, opts, deps, runningImage, update) : outcome("skip", ["built next, compared by digest"]);
       const built = await buildAndPush(ctx, config, opts, deps, repositoryUri, update);
       imageUri = `${repositoryUri}@${built.digest}`;
       const same = digestOf(runningImage) === built.digest;
