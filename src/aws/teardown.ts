@@ -16,7 +16,7 @@ import { deleteLogGroup } from "./logs.js";
 import { type Action, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import { countObjects, deleteBucket, inspectBucket, removeTrigger } from "./s3.js";
 import { realSleep, type Sleep } from "./retry.js";
-import { deleteFailureQueue } from "./sqs.js";
+import { deleteFailureQueue, FailedEventsError } from "./sqs.js";
 import { callerIdentity } from "./sts.js";
 
 export interface TeardownOptions {
@@ -116,7 +116,11 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   // Plan with read-only calls first: it drives the confirmation and the "nothing to do" answer.
   const planned: TeardownItem[] = [];
   for (const t of tasks) {
-    const o = await t.run(true);
+    const o = await t.run(true).catch((err) => {
+      // --dry-run lists the whole plan, saying where the real teardown would stop
+      if (opts.dryRun && err instanceof FailedEventsError) return outcome("skip", [`holds ${err.count} failed event${err.count === 1 ? "" : "s"}: teardown stops before deleting anything unless --force`]);
+      throw err;
+    });
     planned.push({ step: t.step, resource: t.resource, action: o.action, changes: o.changes });
   }
   const toDelete = planned.filter((p) => p.action === "delete");

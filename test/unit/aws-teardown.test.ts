@@ -140,6 +140,11 @@ describe("imgfn teardown", () => {
     expect(r.stderr).toContain("next step: look at them with imgfn failed and replay them with imgfn retry, or add --force to delete them with the queue");
     expect(writes(m)).toEqual([]);
 
+    const plan = await runCli(["teardown", "--dry-run"], { cwd: projectDir() });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/·\s+failure-queue\s+imgfn-demo-failed\s+holds 3 failed events: teardown stops before deleting anything unless --force/);
+    expect(writes(m)).toEqual([]);
+
     const forced = await runCli(["teardown", "--yes", "--force"], { cwd: projectDir() });
     expect(forced.code).toBe(0);
     expect(writes(m)).toContain("sqs:DeleteQueue");
