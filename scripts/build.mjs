@@ -2,7 +2,7 @@
 // The function bundle is what goes into the image and what the local emulator runs; the native
 // packages (onnxruntime-node, sharp) stay external and ship as node_modules.
 import { build } from "esbuild";
-import { rm } from "node:fs/promises";
+import { copyFile, mkdir, rm } from "node:fs/promises";
 
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", sourcemap: false, logLevel: "warning", legalComments: "none" };
 // CommonJS dependencies bundled into ESM still call require(); give them one.
@@ -26,4 +26,23 @@ await Promise.all([
     mainFields: ["module", "main"],
     minify: true,
   }),
+  // The report and the live page of `imgfn dev`: browser bundles served from the package itself
+  // (nothing fetched at run time); the report inlines them into one HTML file.
+  build({
+    entryPoints: [
+      { in: "src/results/web/report.ts", out: "report" },
+      { in: "src/results/web/report.css", out: "report" },
+      { in: "src/local/page/web/live.ts", out: "live" },
+      { in: "src/local/page/web/live.css", out: "live" },
+    ],
+    outdir: "dist/web",
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: ["chrome110", "firefox110", "safari16"],
+    minify: true,
+    logLevel: "warning",
+    legalComments: "none",
+  }),
+  mkdir("dist/web", { recursive: true }).then(() => Promise.all([copyFile("src/results/web/report.html", "dist/web/report.html"), copyFile("src/local/page/web/live.html", "dist/web/live.html")])),
 ]);

@@ -5,6 +5,7 @@ import { loadConfig, type Config, type ConfigInput } from "../config.js";
 import { UserError } from "../errors.js";
 import { INVOKE_PATH } from "../local/rie.js";
 import { catchUpStack } from "../local/catch-up.js";
+import { startDevPage } from "../local/page/server.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { type DevState, devStateFor, devStatePath, localDir, readDevState, removeDevState, writeDevState } from "../local/state.js";
 import { renderLogEvent } from "../ui/logs.js";
@@ -65,6 +66,7 @@ export const devCommand = defineCommand({
   options: (cmd) => {
     cmd.option("--s3-port <port>", "port for the local S3 endpoint (0: any free port)", (v) => parsePort(v, "--s3-port"), 0);
     cmd.option("--invoke-port <port>", "port for the Lambda invoke URL (0: any free port)", (v) => parsePort(v, "--invoke-port"), 0);
+    cmd.option("--page-port <port>", "port for the live page (0: any free port)", (v) => parsePort(v, "--page-port"), 0);
     cmd.option("--concurrency <n>", "function workers (default: config concurrency, 2)", (v) => parsePositive(v, "--concurrency"));
     cmd.option("--retry-delays <ms,ms>", "delays before the retries of a failed event (Lambda: 60000,120000)", parseDelays);
     modelOptions(cmd);
@@ -91,7 +93,11 @@ export const devCommand = defineCommand({
       ctx.out.warn(`could not look for uploads left without a result (${(err as Error).message}); run "imgfn backfill --local" once it is fixed`);
       return { listed: 0, current: 0, pending: [], keptAsFailed: 0 };
     });
-    const state: DevState = devStateFor(stack, config);
+    const page = await startDevPage(stack, config, opts.pagePort).catch(async (err) => {
+      await stack.close();
+      throw err;
+    });
+    const state: DevState = { ...devStateFor(stack, config), dashboardUrl: page.url };
     // If this process dies without the clean-up below, the workers go with it (they exit when
     // their IPC channel closes) and the stale dev.json is ignored (its pid is dead).
     const onExit = () => removeDevState(ctx.cwd);
@@ -125,6 +131,7 @@ export const devCommand = defineCommand({
         out.print(`  ${c.bold("trigger")}        s3://${stack.bucket}/${config.inputPrefix}*{${config.suffixes.join(",")}} → ${stack.functionName} → s3://${stack.bucket}/${config.outputPrefix}`);
         out.print(`  ${c.bold("invoke URL")}     ${stack.invokeEndpoint}${INVOKE_PATH}`);
         out.print(`  ${c.bold("logs")}           ${stack.logsDir}`);
+        out.print(`  ${c.bold("live page")}      ${page.url}   (drop images there; results and logs appear as they are written)`);
         out.print("");
         out.print(`  try:  imgfn upload --local ${shellQuote(sampleForHint(ctx.cwd))}`);
         out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
@@ -143,6 +150,7 @@ export const devCommand = defineCommand({
       out.info("stopping the local stack…");
     } finally {
       unsubscribe();
+      await page.close();
       stack.emulator.removeAllListeners("spawn").removeAllListeners("exit");
       await stack.close();
       removeDevState(ctx.cwd);

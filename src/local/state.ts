@@ -17,6 +17,8 @@ export interface DevState {
   outputPrefix: string;
   suffixes: string[];
   logsDir: string;
+  /** The live page (results, log lines, uploads) served by dev. */
+  dashboardUrl?: string;
   /** Live worker processes (updated as they come and go). */
   workerPids: number[];
 }

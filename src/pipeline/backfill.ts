@@ -49,7 +49,7 @@ async function resultEtag(s3: S3Client, bucket: string, resultKey: string, signa
 }
 
 /** ListObjectsV2 page by page (1000 keys a page unless `pageSize`), following the continuation token. */
-async function* pages(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal, pageSize?: number): AsyncGenerator<_Object[]> {
+export async function* pages(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal, pageSize?: number): AsyncGenerator<_Object[]> {
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize }), { abortSignal: signal });
