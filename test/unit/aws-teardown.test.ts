@@ -1,4 +1,5 @@
-import { DeleteFunctionCommand, GetFunctionCommand, GetPolicyCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
+import { DeleteFunctionCommand, GetFunctionCommand, GetFunctionEventInvokeConfigCommand, GetPolicyCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
+import { GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { DeleteLogGroupCommand, ListTagsForResourceCommand as ListLogTagsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DeleteBucketCommand, DeleteObjectsCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -170,6 +171,19 @@ describe("imgfn status", () => {
     const r = await runCli(["--endpoint-url", "http://localhost:4566", "status", "--json"], { cwd: projectDir() });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).drift).toEqual([]);
+  });
+
+  it("reports a function deployed before the failure queue existed: no queue, no on-failure destination, and counts nothing", async () => {
+    deployedAccount(m);
+    m.lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "The function imgfn-demo doesn't have an EventInvokeConfig", 404));
+    m.sqs.on(GetQueueUrlCommand).rejects(awsError("QueueDoesNotExist", "The specified queue does not exist."));
+    const r = await runCli(["status", "--json"], { cwd: projectDir() });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.failedEvents).toBeUndefined();
+    expect(report.drift).toEqual(["async invocations: failed events → imgfn-demo-failed", "failure queue imgfn-demo-failed is missing (failed events are dropped)"]);
+    const human = await runCli(["status"], { cwd: projectDir() });
+    expect(human.stdout).toMatch(/failed events\s+no failure queue \(imgfn-demo-failed\)/);
   });
 
   it("says when nothing is deployed", async () => {
