@@ -103,14 +103,14 @@ const CAT_CLASSES = new Set([281, 282, 283, 284, 285]);
 export const IMAGE_TAG = "latest";
 
 /**
- * One resource step. `dryRun` means read-only: the same checks run, and a refusal (a foreign
- * resource of the same name, an overlapping rule, a bucket elsewhere) throws either way.
+ * One resource step. `readOnly`: the same checks run with read calls only, and a refusal (a
+ * foreign resource of the same name, an overlapping rule, a bucket elsewhere) throws either way.
  */
 interface DeployStep {
   step: string;
   title: string;
   resource: string;
-  run: (dryRun: boolean, waiter: Waiter, update: (t: string) => void) => Promise<Outcome>;
+  run: (readOnly: boolean, waiter: Waiter, update: (t: string) => void) => Promise<Outcome>;
 }
 
 export async function deploy(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps): Promise<DeployReport> {
@@ -165,10 +165,10 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     step: "image",
     title: "Image",
     resource: opts.image ?? names.repositoryName,
-    run: async (check, _w, update) => {
+    run: async (readOnly, _w, update) => {
       if (imageUri && opts.image) return digestOf(runningImage) === digestOf(imageUri) ? outcome("unchanged", [short(imageUri)]) : outcome(existingFn ? "update" : "create", [`use ${short(imageUri)} (--image)`]);
       // before a real deploy the image is not built twice: the apply step builds it and compares digests
-      if (check) return dryRun ? planImage(ctx, config, opts, deps, runningImage, update) : outcome("skip", ["built next, compared by digest"]);
+      if (readOnly) return dryRun ? planImage(ctx, config, opts, deps, runningImage, update) : outcome("skip", ["built next, compared by digest"]);
       const built = await buildAndPush(ctx, config, opts, deps, repositoryUri, update);
       imageUri = `${repositoryUri}@${built.digest}`;
       const same = digestOf(runningImage) === built.digest;
@@ -177,13 +177,13 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
   };
 
   const steps: DeployStep[] = [
-    { step: "bucket", title: "Bucket", resource: bucket, run: (check) => ensureBucket(clients.s3, { bucket, region, tags: names.tags }, { dryRun: check }) },
+    { step: "bucket", title: "Bucket", resource: bucket, run: (readOnly) => ensureBucket(clients.s3, { bucket, region, tags: names.tags }, { dryRun: readOnly }) },
     {
       step: "repository",
       title: "Image repository",
       resource: names.repositoryName,
-      run: async (check) => {
-        const repo = await ensureRepository(clients.ecr, { name: names.repositoryName, tags: names.tags }, { dryRun: check });
+      run: async (readOnly) => {
+        const repo = await ensureRepository(clients.ecr, { name: names.repositoryName, tags: names.tags }, { dryRun: readOnly });
         repositoryUri = repo.repositoryUri ?? plannedRepoUri;
         return repo;
       },
@@ -193,8 +193,8 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
       step: "role",
       title: "Role",
       resource: names.roleName,
-      run: async (check) => {
-        const role = await ensureRole(clients.iam, { roleName: names.roleName, policyName: names.policyName, policy: want.policy, tags: names.tags, account, partition }, { dryRun: check });
+      run: async (readOnly) => {
+        const role = await ensureRole(clients.iam, { roleName: names.roleName, policyName: names.policyName, policy: want.policy, tags: names.tags, account, partition }, { dryRun: readOnly });
         roleArn = role.roleArn;
         return role;
       },
@@ -203,15 +203,15 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
       step: "failure-queue",
       title: "Failure queue",
       resource: names.failureQueueName,
-      run: (check, waiter) => ensureFailureQueue(clients.sqs, { name: names.failureQueueName, arn: want.failureQueueArn, roleArn, tags: names.tags }, { dryRun: check, waiter }),
+      run: (readOnly, waiter) => ensureFailureQueue(clients.sqs, { name: names.failureQueueName, arn: want.failureQueueArn, roleArn, tags: names.tags }, { dryRun: readOnly, waiter }),
     },
     // the log group before the function: its role may write to the group but not create it
-    { step: "log-group", title: "Log group", resource: names.logGroupName, run: (check) => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun: check }) },
+    { step: "log-group", title: "Log group", resource: names.logGroupName, run: (readOnly) => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun: readOnly }) },
     {
       step: "function",
       title: "Function",
       resource: names.functionName,
-      run: async (check, waiter) => {
+      run: async (readOnly, waiter) => {
         const fn = await ensureFunction(
           clients.lambda,
           {
@@ -226,44 +226,44 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
             reservedConcurrency: config.reservedConcurrency,
           },
           waiter,
-          { dryRun: check },
+          { dryRun: readOnly },
         );
         functionArn = fn.functionArn ?? functionArn;
         return fn;
       },
     },
-    { step: "events", title: "Async invocations", resource: names.functionName, run: (check, waiter) => ensureEventInvokeConfig(clients.lambda, want.eventInvoke, waiter, { dryRun: check }) },
+    { step: "events", title: "Async invocations", resource: names.functionName, run: (readOnly, waiter) => ensureEventInvokeConfig(clients.lambda, want.eventInvoke, waiter, { dryRun: readOnly }) },
     {
       step: "permission",
       title: "Invoke permission",
       resource: names.permissionStatementId,
-      run: (check, waiter) => ensureInvokePermission(clients.lambda, { functionName: names.functionName, statementId: names.permissionStatementId, bucketArn: want.bucketArn, account }, waiter, { dryRun: check }),
+      run: (readOnly, waiter) => ensureInvokePermission(clients.lambda, { functionName: names.functionName, statementId: names.permissionStatementId, bucketArn: want.bucketArn, account }, waiter, { dryRun: readOnly }),
     },
     {
       step: "trigger",
       title: "Trigger",
       resource: `s3://${bucket}/${config.inputPrefix}`,
-      run: (check, waiter) => ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun: check, waiter }),
+      run: (readOnly, waiter) => ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun: readOnly, waiter }),
     },
   ];
   if (previousBucket && previousBucket !== bucket) {
     // moved to another bucket: the rules on the old one would invoke the function for uploads it now skips
-    steps.push({ step: "old-trigger", title: "Old trigger", resource: `s3://${previousBucket}`, run: (check, waiter) => removeTrigger(clients.s3, previousBucket, names.notificationIdPrefix, names.functionName, { dryRun: check, waiter }) });
+    steps.push({ step: "old-trigger", title: "Old trigger", resource: `s3://${previousBucket}`, run: (readOnly, waiter) => removeTrigger(clients.s3, previousBucket, names.notificationIdPrefix, names.functionName, { dryRun: readOnly, waiter }) });
   }
 
   // 3. Every check that can refuse runs before the first change: read-only, in order
   const planned: StepRecord[] = [];
-  const check = async () => {
+  const checkAll = async () => {
     for (const st of steps) {
       const o = await st.run(true, waiterFor(() => {}), () => {});
       planned.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
     }
   };
-  if (dryRun) await check();
+  if (dryRun) await checkAll();
   else {
     await ctx.out.step("Checks", async (s) => {
       s.update("reading every resource before changing any");
-      await check();
+      await checkAll();
       s.done(`nothing in the way (${tally(planned)})`);
     });
   }
