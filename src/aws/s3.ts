@@ -233,8 +233,12 @@ export const sameRules = (a: RuleView[], b: RuleView[]) => {
   return JSON.stringify(a.map(key).sort()) === JSON.stringify(b.map(key).sort());
 };
 
-/** How long a writer waits before reading its notification configuration back (another app may be writing too). */
-export const SETTLE_MS = 1500;
+/**
+ * How long a writer waits before reading its notification configuration back. Another writer that
+ * read before our write saves within its own read→write latency (well under a second), so reads
+ * 1–2 s apart see it.
+ */
+export const SETTLE_MS = 1000;
 const MERGE_ROUNDS = 6;
 
 /**
