@@ -14,7 +14,7 @@ import { build } from "esbuild";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const work = join(root, "bench", ".work");
 const out = join(work, "out");
-const ALL = ["warm", "cold", "threads", "memory", "throughput", "deploy", "layers"];
+const ALL = ["warm", "cold", "threads", "memory", "throughput", "deploy", "layers", "python"];
 const requested = process.argv.slice(2);
 for (const p of requested) if (!ALL.includes(p)) throw new Error(`unknown part "${p}" (parts: ${ALL.join(", ")})`);
 const parts = requested.length ? requested : ALL;

@@ -6,6 +6,7 @@ import * as ort from "onnxruntime-node";
 import sharp, { type Metadata, type OutputInfo } from "sharp";
 import type { ModelManifest } from "./manifest.js";
 import { DEFAULT_MAX_PIXELS } from "./settings.js";
+import { cropResampler, planCrop, type SourceRegion } from "./resample.js";
 
 export interface Prediction {
   label: string;
@@ -39,6 +40,10 @@ export class ImageInputError extends Error {
     this.name = "ImageInputError";
   }
 }
+
+// Every image is decoded once, so libvips' operation cache would only hold memory: off, it lowers
+// the peak RSS of a 12 MP JPEG by about 40 MB (BENCHMARKS.md, item 8).
+sharp.cache(false);
 
 /** Formats the classifier decodes (sharp's prebuilt libvips). */
 export const SUPPORTED_FORMATS = new Set(["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"]);
@@ -117,27 +122,17 @@ export class Classifier {
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /**
- * Formats whose magic bytes we recognise without libvips, so that the header check and the decode
- * can start together (see preprocess). Anything else (SVG, PDF, …) is checked first, alone.
- */
-function sniffRaster(b: Uint8Array): boolean {
-  if (b.length < 12) return false;
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return true; // JPEG
-  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return true; // PNG
-  if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return true; // RIFF…WEBP
-  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return true; // GIF
-  return false;
-}
-
-/**
  * Reads only the header to refuse bad input cheaply (no pixel is decoded for a decompression
- * bomb), then decodes with shrink-on-load straight to "shorter side = resize", and centre-crops
- * while converting HWC uint8 to the model's float layout in one pass.
+ * bomb), plans the manifest's resize-shorter-side-then-centre-crop in source coordinates, decodes
+ * only the source rows and columns that crop reads (handler/resample.ts), and resamples them
+ * straight to the crop. Work and memory follow the crop, not the aspect ratio: an extreme aspect
+ * ratio (1×9000, 40000×2) is classified like any other image, quickly, from the centre region
+ * the manifest's preprocessing keeps — the same answer the reference pipeline gives
+ * (reference/classify.py), so no ASPECT_RATIO error is needed.
  *
- * For JPEG, PNG, WebP and GIF the header read and the decode run together: the decode carries
- * the same pixel limit, which libvips checks on the header before any pixel is decoded, so a
- * bomb is still refused undecoded; the header read only names the error (and the image size).
- * This saves a thread-pool round trip per image (BENCHMARKS.md, item 1).
+ * Decoding is strict: data that cannot fill the dimensions its header declares is CORRUPT_IMAGE
+ * (see decodeStrictness). The decoded region always runs to the image's last row, so a stream cut
+ * off below the crop is still noticed.
  */
 export async function preprocess(
   input: Uint8Array,
@@ -145,15 +140,16 @@ export async function preprocess(
   maxPixels = DEFAULT_MAX_PIXELS,
 ): Promise<{ tensor: ort.Tensor; image: ClassifyResult["image"] }> {
   if (input.byteLength === 0) throw new ImageInputError("EMPTY_OBJECT", "the file is empty (0 bytes)");
-  // header only: no pixel is decoded here, so the pixel limit is checked by us below
-  const header = sharp(input, { limitInputPixels: false }).metadata();
-  const decoded = sniffRaster(input) ? decode(input, manifest, maxPixels) : undefined;
-  // A failed decode is judged only after the header verdict, which names the problem better.
-  decoded?.catch(() => {});
   let meta: Metadata;
   try {
-    meta = await header;
+    // header only: no pixel is decoded here, so the pixel limit is checked by us below
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
+    const magic = rasterMagic(input);
+    if (magic) {
+      // the bytes start like a JPEG/PNG/WebP/GIF whose header then cannot be read: cut off or damaged
+      throw new ImageInputError("CORRUPT_IMAGE", `the ${magic} image's header could not be read: ${(err as Error).message}`, { cause: err });
+    }
     throw new ImageInputError("NOT_AN_IMAGE", "the file is not an image in a format imgfn can read", { cause: err });
   }
   const format = meta.format ?? "unknown";
@@ -174,48 +170,97 @@ export async function preprocess(
       `image is ${meta.width}x${meta.height} (${(pixels / 1e6).toFixed(1)} MP), over the ${(maxPixels / 1e6).toFixed(1)} MP limit; it was not decoded`,
     );
   }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  const { resize, crop, filter, fidelity } = manifest.preprocess;
+  const plan = planCrop(width, height, resize, crop);
+  const shrunk = fidelity === "fast" ? shrinkOnLoadSize(format, width, height, resize) : undefined;
+  const decodedSize = shrunk ?? { width, height };
+  const resampler = cropResampler(plan, decodedSize.width, decodedSize.height, filter);
+  const region = { ...resampler.region, height: decodedSize.height - resampler.region.top };
   let data: Buffer;
   let info: OutputInfo;
   try {
-    ({ data, info } = await (decoded ?? decode(input, manifest, maxPixels)));
+    ({ data, info } = await decodeRegion(input, maxPixels, region, shrunk));
   } catch (err) {
     throw new ImageInputError("CORRUPT_IMAGE", `the ${format} image could not be decoded: ${(err as Error).message}`, {
       cause: err,
     });
   }
-  const { crop } = manifest.preprocess;
-  if (info.channels !== 3 || info.width < crop || info.height < crop) {
-    throw new ImageInputError("CORRUPT_IMAGE", `decoding gave an unexpected ${info.width}x${info.height}x${info.channels} image`);
+  if (info.channels !== 3 || info.width !== region.width || info.height !== region.height) {
+    throw new ImageInputError(
+      "CORRUPT_IMAGE",
+      `decoding gave an unexpected ${info.width}x${info.height}x${info.channels} region (expected ${region.width}x${region.height}x3)`,
+    );
   }
-  const tensor = toTensor(data, info.width, info.height, manifest);
-  return { tensor, image: { format, width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height } };
+  const tensor = toTensor(resampler.run(data), crop, manifest);
+  return { tensor, image: { format, width, height } };
 }
 
-/** Upright, first frame, alpha flattened on white, 8-bit sRGB, shorter side = `resize`. */
-function decode(input: Uint8Array, manifest: ModelManifest, maxPixels: number): Promise<{ data: Buffer; info: OutputInfo }> {
-  const { resize } = manifest.preprocess;
-  return sharp(input, {
-    autoOrient: true,
-    limitInputPixels: maxPixels,
-    failOn: "error",
-    pages: 1,
-  })
-    // "outside": the shorter side becomes `resize`; JPEGs shrink on load (decode at 1/2..1/8).
-    // The triangle ("linear") filter is the antialiased bilinear resize torchvision's ImageNet
-    // preprocessing uses, and cheaper than lanczos3 (BENCHMARKS.md, item 1).
-    .resize({ width: resize, height: resize, fit: "outside", kernel: "linear", fastShrinkOnLoad: true })
-    .flatten({ background: "#ffffff" })
+/**
+ * Fidelity "fast": JPEG and WebP decode at a reduced size (libjpeg's DCT-domain shrink, libwebp's
+ * scaling) down to no less than twice the resize target, and the crop is resampled from there.
+ * Only worth it (and only applied) where the image is at least four times the target.
+ */
+export const FAST_SHRINK_GAP = 2;
+function shrinkOnLoadSize(format: string, width: number, height: number, resize: number): { width: number; height: number } | undefined {
+  if (format !== "jpeg" && format !== "webp") return undefined;
+  const factor = Math.min(width, height) / (FAST_SHRINK_GAP * resize);
+  if (factor < 2) return undefined;
+  return { width: Math.max(1, Math.round(width / factor)), height: Math.max(1, Math.round(height / factor)) };
+}
+
+/**
+ * Upright, first frame, alpha flattened on black, embedded ICC profile ignored (as Pillow does),
+ * 8-bit sRGB (16-bit samples keep their high byte): only `region` of the (optionally shrunk) image.
+ */
+function decodeRegion(
+  input: Uint8Array,
+  maxPixels: number,
+  region: SourceRegion,
+  shrunk: { width: number; height: number } | undefined,
+): Promise<{ data: Buffer; info: OutputInfo }> {
+  const failOn = decodeStrictness(input);
+  let image = sharp(input, { autoOrient: true, limitInputPixels: maxPixels, failOn, pages: 1 });
+  if (shrunk) {
+    image = image.resize({ width: shrunk.width, height: shrunk.height, fit: "fill", kernel: "linear", fastShrinkOnLoad: true });
+  }
+  return image
+    .extract(region)
+    .flatten({ background: ALPHA_BACKGROUND })
+    .keepIccProfile()
     .toColourspace("srgb")
     .removeAlpha()
     .raw({ depth: "uchar" })
     .toBuffer({ resolveWithObject: true });
 }
 
-/** Centre crop + normalise + transpose in one pass over the crop. */
-function toTensor(hwc: Buffer, width: number, height: number, manifest: ModelManifest): ort.Tensor {
-  const { crop, scale, mean, std, channelOrder, layout } = manifest.preprocess;
-  const left = (width - crop) >> 1;
-  const top = (height - crop) >> 1;
+/**
+ * libjpeg reports scan data that runs out before the declared size (a 64×64 scan under a 7000×7000
+ * header) only as a warning ("Corrupt JPEG data: premature end of data segment") and fills the
+ * rest with grey, so JPEGs decode with failOn "warning" (trailing bytes after the image still
+ * pass). Other formats use "truncated": libpng also warns about harmless metadata (an sRGB
+ * profile it knows is slightly off), which must not refuse a good photo.
+ */
+function decodeStrictness(input: Uint8Array): "warning" | "truncated" {
+  return rasterMagic(input) === "JPEG" ? "warning" : "truncated";
+}
+
+/** The raster formats recognised from their first bytes, without libvips. */
+function rasterMagic(b: Uint8Array): "JPEG" | "PNG" | "WebP" | "GIF" | undefined {
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "JPEG";
+  if (b.length >= 4 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "PNG";
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return "WebP";
+  if (b.length >= 3 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return "GIF";
+  return undefined;
+}
+
+/** Transparent pixels are composited over black (colour × alpha), as reference/classify.py does. */
+export const ALPHA_BACKGROUND = "#000000";
+
+/** Normalise + transpose the crop (HWC uint8) in one pass. */
+export function toTensor(hwc: Uint8Array, crop: number, manifest: ModelManifest): ort.Tensor {
+  const { scale, mean, std, channelOrder, layout } = manifest.preprocess;
   const plane = crop * crop;
   const out = new Float32Array(3 * plane);
   // value = (pixel * scale - mean) / std = pixel * a + b, per channel
@@ -226,7 +271,7 @@ function toTensor(hwc: Buffer, width: number, height: number, manifest: ModelMan
   const [b0, b1, b2] = order.map((c) => b[c]);
   const [s0, s1, s2] = order; // source channel for output channel 0, 1, 2
   for (let y = 0; y < crop; y++) {
-    let src = ((top + y) * width + left) * 3;
+    let src = y * crop * 3;
     const row = y * crop;
     if (layout === "NCHW") {
       for (let x = 0; x < crop; x++, src += 3) {

@@ -1,3 +1,5 @@
+import { RESIZE_FILTERS, type ResizeFilter } from "./resample.js";
+
 /**
  * The model manifest: everything imgfn needs to know to run a classification model, in one
  * JSON document (model/model.json for the default model). Shared by the function and the CLI.
@@ -14,7 +16,19 @@ export interface Preprocess {
   std: [number, number, number];
   channelOrder: "RGB" | "BGR";
   layout: "NCHW" | "NHWC";
+  /** The resize's filter, with Pillow's semantics (antialiased when shrinking). */
+  filter: ResizeFilter;
+  /**
+   * "exact": full-resolution decode, so the tensor equals the reference pipeline's
+   * (reference/classify.py) bit for bit on the same decoded pixels. "fast": large JPEGs and WebPs
+   * decode shrunk (shrink-on-load) first. BENCHMARKS.md has both measured.
+   */
+  fidelity: Fidelity;
 }
+
+export type Fidelity = "exact" | "fast";
+export const FIDELITIES: Fidelity[] = ["exact", "fast"];
+export const DEFAULT_FIDELITY: Fidelity = "exact";
 
 export interface ModelManifest {
   id: string;
@@ -79,6 +93,8 @@ export function validateManifest(raw: unknown, source = "model manifest"): Model
     std: p.std ?? [0.229, 0.224, 0.225],
     channelOrder: p.channelOrder ?? "RGB",
     layout: p.layout ?? "NCHW",
+    filter: p.filter ?? "bilinear",
+    fidelity: p.fidelity ?? DEFAULT_FIDELITY,
   };
   if (!(Number.isInteger(pre.resize) && pre.resize > 0)) fail(`"preprocess.resize" must be a positive integer`);
   if (!(Number.isInteger(pre.crop) && pre.crop > 0 && pre.crop <= pre.resize)) {
@@ -89,6 +105,8 @@ export function validateManifest(raw: unknown, source = "model manifest"): Model
   if (!isNumberArray(pre.std, 3) || pre.std.some((s) => s === 0)) fail(`"preprocess.std" must be 3 non-zero numbers`);
   if (pre.channelOrder !== "RGB" && pre.channelOrder !== "BGR") fail(`"preprocess.channelOrder" must be "RGB" or "BGR"`);
   if (pre.layout !== "NCHW" && pre.layout !== "NHWC") fail(`"preprocess.layout" must be "NCHW" or "NHWC"`);
+  if (!RESIZE_FILTERS.includes(pre.filter)) fail(`"preprocess.filter" must be one of ${RESIZE_FILTERS.map((f) => `"${f}"`).join(", ")}`);
+  if (!FIDELITIES.includes(pre.fidelity)) fail(`"preprocess.fidelity" must be "exact" or "fast"`);
   const shape = m.input.shape as number[];
   const [h, w] = pre.layout === "NCHW" ? [shape[2], shape[3]] : [shape[1], shape[2]];
   const channels = pre.layout === "NCHW" ? shape[1] : shape[3];

@@ -1,6 +1,7 @@
 /**
  * One fresh worker process for the cold-start measurement. performance.now() counts from the
  * process's time origin, so the first reading is Node's own bootstrap.
+ *   ready     : import the staged index.mjs, say so, exit
  *   function  : import the staged index.mjs (init, with the model session) → ready; one event → first result
  *   breakdown : the same, step by step: sharp, onnxruntime-node, the function bundle (AWS SDK +
  *               handler, with IMGFN_PRELOAD=0), then the model session
@@ -13,7 +14,11 @@ const mode = process.argv[2];
 const taskRoot = process.env.LAMBDA_TASK_ROOT!;
 const indexUrl = pathToFileURL(join(taskRoot, "index.mjs")).href;
 
-if (mode === "function") {
+if (mode === "ready") {
+  // for a parent timing spawn → ready the same way for every runtime (bench/src/python.ts)
+  await import(indexUrl);
+  process.stdout.write(JSON.stringify({ ready: performance.now() }) + "\n");
+} else if (mode === "function") {
   const mod = await import(indexUrl);
   const ready = performance.now();
   const key = process.env.BENCH_KEY!;

@@ -25,6 +25,7 @@ const memory = read("memory");
 const throughput = read("throughput");
 const deploy = read("deploy");
 const layers = read("layers");
+const python = read("python");
 
 const git = (args: string[]) => {
   try {
@@ -117,7 +118,36 @@ target("handlerOnlyRebuildUploadBytes", step("handler-only change")?.uploadedByt
 target("noChangeRebuildUploadBytes", step("no change after it")?.uploadedBytes ?? step("no change")?.uploadedBytes, 0, "<=", "bytes");
 target("throughputConcurrency2OverConcurrency1", throughput?.speedup, 1.7, ">=", "×");
 
-const results = { machine, warm, cold, threads, memory: memory ? { ...memory, lambda: costs } : undefined, throughput, deploy, layers, targets, failures: Object.fromEntries(["warm", "cold", "threads", "memory", "throughput", "deploy", "layers"].map((p) => [p, failed(p)]).filter(([, v]) => v)) };
+// ---- against the Python function (item 8) ----------------------------------------------------
+const pyWarm = (id: string) => python?.warm.find((w: any) => w.image === id);
+target("warmVsPython_0_5MpJpeg", pyWarm("jpeg-0.5mp")?.speedupExcludingS3, 1.3, ">=", "× faster");
+target("warmVsPython_12MpJpeg", pyWarm("jpeg-12mp")?.speedupExcludingS3, 5, ">=", "× faster");
+target("coldStartVsPython", python ? r2(python.cold.imgfn.median / python.cold.python.median) : undefined, 1.0, "<=", "×");
+const peakOf = (k: string) => (python ? Math.max(...python.memory.map((m: any) => m[k])) : NaN);
+target("peakRssVsPython", python ? r2(peakOf("imgfnPeakMb") / peakOf("pythonPeakMb")) : undefined, 0.9, "<=", "×");
+// what each must ship besides the model: imgfn's node_modules + handler layers, Python's site-packages
+const appWithoutModel = x86 ? x86.layers.filter((l: any) => l.kind !== "model").reduce((n: number, l: any) => n + l.uncompressed, 0) : undefined;
+target("appLayersVsPythonDeps", appWithoutModel !== undefined && python ? r2(appWithoutModel / python.deps.pythonShippedBytes) : undefined, 0.5, "<=", "×", true, "uncompressed, the model excluded on both sides");
+const exact = python?.fidelity.exact;
+target("top1AgreementWithReference", exact?.top1Agreement, 0.99, ">=", "", true, exact ? `parity corpus, ${exact.files} files, fidelity "exact" (the default)` : undefined);
+target("meanAbsDeltaTop1", exact?.meanAbsDeltaTop1, 0.01, "<=", "", true, exact ? `max ${exact.maxAbsDeltaTop1}` : undefined);
+const badRatio = python ? Math.max(python.badInput.worstTime.ratio, python.badInput.worstMemory.ratio) : undefined;
+target("badInputWorstCaseOverNormal", badRatio, 2, "<=", "×", true, python ? `time ${python.badInput.worstTime.ratio}× (${python.badInput.worstTime.input}), memory ${python.badInput.worstMemory.ratio}× (${python.badInput.worstMemory.input})` : undefined);
+
+let pythonCosts: any;
+if (python && memory && warm) {
+  const settingFor = (peak: number) => lambdaSetting(peak);
+  const imgfnSetting = settingFor(peakOf("imgfnPeakMb"));
+  const pythonSetting = settingFor(peakOf("pythonPeakMb"));
+  const per1000 = (ms: number, setting: number) => r2((1000 * (Math.ceil(ms) / 1000) * (setting / 1024) * PRICE.x86_64 + 1000 * PRICE.perRequest) * 1e6) / 1e6;
+  pythonCosts = {
+    imgfnSettingMb: imgfnSetting,
+    pythonSettingMb: pythonSetting,
+    perImage: python.warm.map((w: any) => ({ image: w.image, imgfn: per1000(w.imgfn.total.median, imgfnSetting), python: per1000(w.python.total.median, pythonSetting) })),
+  };
+}
+
+const results = { machine, warm, cold, threads, memory: memory ? { ...memory, lambda: costs } : undefined, throughput, deploy, layers, python: python ? { ...python, lambda: pythonCosts } : undefined, targets, failures: Object.fromEntries(["warm", "cold", "threads", "memory", "throughput", "deploy", "layers", "python"].map((p) => [p, failed(p)]).filter(([, v]) => v)) };
 writeFileSync(join(ROOT, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
 
 // ---- BENCHMARKS.md ---------------------------------------------------------------------------
@@ -164,6 +194,14 @@ const names: Record<string, string> = {
   handlerOnlyRebuildUploadBytes: "Handler-only rebuild: bytes uploaded",
   noChangeRebuildUploadBytes: "No-change rebuild: bytes uploaded",
   throughputConcurrency2OverConcurrency1: "Local pipeline throughput, concurrency 2 ÷ 1",
+  warmVsPython_0_5MpJpeg: "Warm excl. S3 vs the Python function, 0.5 MP JPEG (Python ÷ imgfn)",
+  warmVsPython_12MpJpeg: "Warm excl. S3 vs the Python function, 12 MP JPEG (Python ÷ imgfn)",
+  coldStartVsPython: "Cold start to ready, imgfn ÷ Python",
+  peakRssVsPython: "Peak RSS, imgfn ÷ Python",
+  appLayersVsPythonDeps: "App layers (without the model) ÷ Python's installed dependencies",
+  top1AgreementWithReference: "Top-1 agreement with the reference pipeline (parity corpus)",
+  meanAbsDeltaTop1: "Mean |Δp(top-1)| against the reference pipeline",
+  badInputWorstCaseOverNormal: "Worst bad or odd input ÷ a normal 12 MP photo (time and memory)",
 };
 const limits: Record<string, string> = {
   preprocess12MpSpeedupOverNaive: "≥ 3×",
@@ -173,6 +211,14 @@ const limits: Record<string, string> = {
   handlerOnlyRebuildUploadBytes: "≤ 1,000,000 bytes",
   noChangeRebuildUploadBytes: "0 bytes",
   throughputConcurrency2OverConcurrency1: "≥ 1.7×",
+  warmVsPython_0_5MpJpeg: "≥ 1.3×",
+  warmVsPython_12MpJpeg: "≥ 5×",
+  coldStartVsPython: "≤ 1.0×",
+  peakRssVsPython: "≤ 0.9×",
+  appLayersVsPythonDeps: "≤ 0.5×",
+  top1AgreementWithReference: "≥ 0.99",
+  meanAbsDeltaTop1: "≤ 0.01",
+  badInputWorstCaseOverNormal: "≤ 2×",
 };
 table(["Target", "Value", "Limit", "Met"], Object.entries(targets).map(([k, t]) => [names[k] ?? k, fmt(t), limits[k] ?? String(t.limit), t.met ? "yes" : t.value === null ? "not measured" : "**no**"]));
 
@@ -183,8 +229,22 @@ if (unmet.length) {
     if (k === "warmExcludingS3OverModelOnly_0_5MpJpeg" && half) {
       const floor = r2((half.fullDecodeOnly.median + half.modelOnly.median) / half.modelOnly.median);
       md.push(
-        `- **${names[k]}**: ${half.stages.excludingS3.median} ms against ${half.modelOnly.median} ms for the model alone. Preprocessing (${half.stages.preprocess.median} ms) is nearly all libvips: decoding the whole 866×577 JPEG to raw pixels with nothing else costs ${half.fullDecodeOnly.median} ms, so decode alone + model = ${floor}× the model. The image is reduced by 2.25 to a 256-pixel shorter side, and sharp ${"0.35"} turns JPEG shrink-on-load off for reduction factors in [2, 3) ("known libjpeg rounding errors", src/pipeline.cc), so this size is always decoded at full resolution; sharp has no option to force the DCT-domain shrink. Taken: the header read and the decode run together, and the triangle filter replaces lanczos3 (about 1 ms less on this image); not taken: a hand-written JPEG shrink path.`,
+        `- **${names[k]}**: ${half.stages.excludingS3.median} ms against ${half.modelOnly.median} ms for the model alone. Preprocessing takes ${half.stages.preprocess.median} ms: decoding the 866×577 JPEG alone costs ${half.fullDecodeOnly.median} ms (decode + model = ${floor}× the model), and the rest is the crop's resampling in JavaScript with Pillow's arithmetic, which the default fidelity "exact" needs so that the tensor equals the reference pipeline's (item 9). The JPEG is decoded at full resolution because any shrink-on-load changes the int8 model's answers (item 9: "fast").`,
       );
+    } else if (k === "preprocess12MpSpeedupOverNaive" && big) {
+      md.push(
+        `- **${names[k]}**: ${big.stages.preprocess.median} ms against ${big.naivePreprocess.median} ms for the naive pipeline. Both decode the whole 12 MP JPEG (${big.fullDecodeOnly.median} ms alone): fidelity "exact" must, because the reference pipeline (Pillow) resamples the full-resolution pixels and every shrink-on-load moves the int8 model's probabilities by up to ${python?.fidelity.fast.maxAbsDeltaTop1 ?? "0.2"} (item 9). What is left is the crop's resampling, which reads only the region the crop keeps. Fidelity "fast" (shrink-on-load) takes ${python?.fidelity.fast.preprocess12MpJpeg.median ?? "?"} ms here.`,
+      );
+    } else if ((k === "warmVsPython_0_5MpJpeg" || k === "warmVsPython_12MpJpeg") && python) {
+      const w = pyWarm(k === "warmVsPython_0_5MpJpeg" ? "jpeg-0.5mp" : "jpeg-12mp");
+      const ours = warmRow(k === "warmVsPython_0_5MpJpeg" ? "jpeg-0.5mp" : "jpeg-12mp");
+      md.push(
+        `- **${names[k]}**: imgfn ${w.imgfn.excludingS3.median} ms, Python ${w.python.excludingS3.median} ms. Both decode the JPEG in full with libjpeg-turbo${ours ? ` (sharp: ${ours.fullDecodeOnly.median} ms alone)` : ""} and run the same onnxruntime on the same tensor; what differs is the resize: Pillow's in C, imgfn's crop-only resampling with the same arithmetic in JavaScript (int32, one core). Exactness with the reference is what rules out decoding smaller: with fidelity "fast" the 12 MP preprocessing takes ${python.fidelity.fast.preprocess12MpJpeg.median} ms instead of ${python.fidelity.exact.preprocess12MpJpeg.median} ms, but top-1 agreement falls to ${python.fidelity.fast.top1Agreement} and max |Δp| rises to ${python.fidelity.fast.maxAbsDeltaTop1}.`,
+      );
+    } else if (k === "peakRssVsPython" && python) {
+      md.push(`- **${names[k]}**: ${python.memory.map((m: any) => `${m.image} ${m.imgfnPeakMb} vs ${m.pythonPeakMb} MB`).join(", ")}. A Node.js process with V8, libvips and onnxruntime starts larger than CPython with Pillow and onnxruntime (RSS after init in item 7), and the full-resolution decode of a 12 MP JPEG (36 MB of RGB) is the same on both sides.`);
+    } else if (k === "appLayersVsPythonDeps" && python && x86) {
+      md.push(`- **${names[k]}**: imgfn ${mb(appWithoutModel!)} (node_modules + handler) against ${mb(python.deps.pythonShippedBytes)} of Python packages (${Object.entries(python.deps.shipped).sort((a: any, b: any) => b[1] - a[1]).slice(0, 3).map(([n, b]: any) => `${n} ${mb(b)}`).join(", ")}); onnxruntime-node's and sharp's native libraries are most of imgfn's.`);
     } else if (k === "throughputConcurrency2OverConcurrency1" && throughput) {
       const c1 = throughput.runs[0];
       const busy = r2((c1.cpuMsPerImage.stackProcess + c1.cpuMsPerImage.workers) * c1.imagesPerSecond / 1000);
@@ -323,6 +383,48 @@ if (memory && costs) {
   );
   md.push("arm64 prices assume the same durations; this machine cannot measure Graviton.", "");
 } else missing("memory");
+
+md.push("## 8. Against the Python function a user would write", "");
+if (python) {
+  md.push(
+    `\`bench/python/lambda_function.py\`: boto3 + Pillow + NumPy + onnxruntime (${python.versions}: Python, onnxruntime, Pillow, NumPy, boto3), one intra-op thread, the model loaded at module scope, the ONNX Model Zoo preprocessing. It runs in a Lambda-style worker process (\`bench/python/worker.py\`: import = init, then one event per line) against the same s3rver as imgfn's staged function. Warm: ${python.runs} runs per image and runtime after 3 warm-up runs, in alternating blocks of 10. Milliseconds, median / p95.`,
+    "",
+    cmd("python"),
+    "",
+  );
+  table(["Measure", "imgfn", "Python", "Python ÷ imgfn"], [
+    [`Cold start: spawn → ready (${python.cold.runs} fresh processes each)`, ms(python.cold.imgfn), ms(python.cold.python), `${r2(python.cold.python.median / python.cold.imgfn.median)}×`],
+    ...python.warm.flatMap((w: any) => [
+      [`${w.image} (${w.size}) warm, excl. S3`, ms(w.imgfn.excludingS3), ms(w.python.excludingS3), `${w.speedupExcludingS3}×`],
+      [`${w.image} warm, end to end (S3 get + classify + S3 put)`, ms(w.imgfn.total), ms(w.python.total), `${w.speedupEndToEnd}×`],
+    ]),
+    ...python.memory.map((m: any) => [`${m.image}: peak RSS after 20 invocations (fresh process)`, `${m.imgfnPeakMb} MB`, `${m.pythonPeakMb} MB`, `${r2(m.pythonPeakMb / m.imgfnPeakMb)}×`]),
+    ["Installed dependencies (imgfn: app layers without the model; Python: site-packages less what Lambda's runtime provides)", appWithoutModel !== undefined ? mb(appWithoutModel) : "—", mb(python.deps.pythonShippedBytes), appWithoutModel ? `${r2(python.deps.pythonShippedBytes / appWithoutModel)}×` : "—"],
+  ]);
+  md.push(`Top-1 of each on these images: ${python.warm.map((w: any) => `${w.image}: ${w.top1.imgfn?.label} (${w.top1.imgfn?.score}) / ${w.top1.python?.label} (${w.top1.python?.score})`).join("; ")}.`, "");
+  if (pythonCosts) {
+    md.push(`Estimated cost per 1000 images, x86_64, each at the smallest memory setting its peak RSS fits with ${Math.round((HEADROOM - 1) * 100)} % headroom (imgfn ${pythonCosts.imgfnSettingMb} MB, Python ${pythonCosts.pythonSettingMb} MB), measured end-to-end durations, prices as in item 7:`, "");
+    table(["Image", "imgfn $ / 1000", "Python $ / 1000"], pythonCosts.perImage.map((c: any) => [c.image, `$${c.imgfn.toFixed(6)}`, `$${c.python.toFixed(6)}`]));
+  }
+} else missing("python");
+
+md.push("## 9. Parity with the reference pipeline, and the fidelity setting", "");
+if (python) {
+  const f = python.fidelity;
+  md.push(
+    `The parity corpus (test/helpers/parity.ts: the samples, the lossless fixtures, and generated 12 MP, 0.5 MP, greyscale, RGBA, alpha ramp, palette, 16-bit, EXIF-rotated, WebP, GIF, tiny and strip images; ${f.exact.files} files) classified by imgfn and by reference/classify.py (Pillow + NumPy + onnxruntime). |Δp| is the difference in the reference's top-1 class's probability. The 12 MP column is imgfn's warm preprocessing of the 12 MP JPEG.`,
+    "",
+  );
+  table(["Fidelity", "Top-1 agreement", "Mean |Δp|", "Max |Δp|", "12 MP preprocess, ms", "Largest |Δp| on"], (["exact", "fast"] as const).map((m) => [m, f[m].top1Agreement, f[m].meanAbsDeltaTop1, f[m].maxAbsDeltaTop1, ms(f[m].preprocess12MpJpeg), f[m].worst.map((w: any) => `${w.file} ${w.deltaP}`).join(", ")]));
+  md.push(
+    `**Default: "exact".** With it the input tensors are bit-identical to the reference's on every file of the corpus (the parity test asserts max |Δ| ≤ 1e-5 per tensor; measured 0). The causes of the old gap were measured one by one, all on the same decoded pixels: the resize kernel and its rounding (libvips' reduce is not Pillow's filter: fixed by resampling with Pillow's arithmetic, handler/resample.ts), the crop offset (torchvision rounds half to even), JPEG shrink-on-load (DCT-domain 1/2–1/8 scaling; kept only in "fast"), the embedded ICC profile (Pillow ignores it, libvips applied it) and alpha (now flattened on black, as the reference states). "fast" keeps only shrink-on-load, and that alone moves this int8 model's top-1 probability by up to ${f.fast.maxAbsDeltaTop1}: the measured cost of exactness (${f.exact.preprocess12MpJpeg.median} vs ${f.fast.preprocess12MpJpeg.median} ms on a 12 MP JPEG) is worth the answers the notebook gives.`,
+    "",
+  );
+  md.push("### Bad and odd inputs against a normal photo", "");
+  md.push(`Each input classified 7 times in one process (median of the last 5, failures included: they are refused before or while decoding), and peak RSS in a fresh process that loaded the model and classified the input 3 times (\`bench/src/input-child.ts\`). The first row is the normal photo.`, "");
+  table(["Input", "Time, ms (median / p95)", "Peak RSS", "Outcome"], python.badInput.rows.map((r: any) => [r.input, ms(r.ms), `${r.peakMb} MB`, r.outcome]));
+  md.push(`Worst: time ${python.badInput.worstTime.ratio}× (${python.badInput.worstTime.input}), memory ${python.badInput.worstMemory.ratio}× (${python.badInput.worstMemory.input}) of the normal photo.`, "");
+} else missing("python");
 
 writeFileSync(join(ROOT, "BENCHMARKS.md"), md.join("\n"));
 process.stderr.write(`  wrote BENCHMARKS.md and bench/results.json\n`);

@@ -34,6 +34,8 @@ import type { Sleep, Waiter } from "./retry.js";
 import { ensureBucket, ensureTrigger, removeTrigger } from "./s3.js";
 import { ensureFailureQueue } from "./sqs.js";
 import { callerIdentity, type Identity } from "./sts.js";
+import { DEFAULT_GOLDEN_TOLERANCE, GoldenMismatch, type GoldenReport, renderGoldenReport } from "../golden/golden.js";
+import { checkGoldenThroughS3 } from "../golden/s3.js";
 
 export interface DeployOptions {
   dryRun?: boolean;
@@ -47,6 +49,9 @@ export interface DeployOptions {
   baseImage?: string;
   /** Credentials and CA for the base image's registry and the push (--registry-ca, docker config). */
   imageAccess?: Pick<BuildRequest, "ca" | "baseCa" | "baseAuth">;
+  /** Also check this golden file's images through the deployed function (src/golden/). */
+  golden?: string;
+  tolerance?: number;
 }
 
 export interface DeployDeps {
@@ -90,6 +95,7 @@ export interface DeployReport {
   steps: StepRecord[];
   changed: boolean;
   verify?: VerifyReport;
+  golden?: GoldenReport;
   /** Set when a dry run could not read the account (no credentials): everything is planned as new. */
   offline?: boolean;
   /** Why the plan is offline. */
@@ -307,6 +313,26 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
       s.done(`${v.top1} (${(v.score * 100).toFixed(1)}%) in ${formatMs(v.latencyMs)} end to end`);
       return v;
     });
+    if (opts.golden) report.golden = await verifyGolden(ctx, config, bucket, deps, opts.golden, opts.tolerance ?? DEFAULT_GOLDEN_TOLERANCE);
+  }
+  return report;
+}
+
+/** The golden images through the deployed function; exit 1 with the table of files that moved. */
+async function verifyGolden(ctx: Context, config: Config, bucket: string, deps: DeployDeps, golden: string, tolerance: number): Promise<GoldenReport> {
+  const { report } = await ctx.out.step("Golden check", async (s) => {
+    const r = await checkGoldenThroughS3(deps.clients.s3, config, bucket, golden, {
+      tolerance,
+      timeout: deps.verifyTimeout ?? Math.max(120_000, config.timeout * 3000),
+      signal: ctx.signal,
+      onProgress: (done, total) => s.update(`${done}/${total} results`),
+    });
+    s.done(`${r.report.files} images, top-1 agreement ${(r.report.top1Agreement * 100).toFixed(1)}%, max |Δp| ${r.report.maxDeltaP.toFixed(4)}`);
+    return r;
+  });
+  if (!report.passed) {
+    ctx.out.print(renderGoldenReport(report));
+    throw new GoldenMismatch(report);
   }
   return report;
 }

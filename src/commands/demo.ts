@@ -1,7 +1,10 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { PartialFailure, UserError } from "../errors.js";
+import { ConfigError, PartialFailure, UserError } from "../errors.js";
+import { compareGolden, GoldenMismatch, goldenPaths, readGolden, readGoldenImages, renderGoldenReport } from "../golden/golden.js";
+import { answersFromOutcomes } from "../golden/s3.js";
+import { goldenOptions } from "./golden-options.js";
 import type { InvocationRecord } from "../local/emulator.js";
 import { localS3Client } from "../local/s3.js";
 import type { LocalStack } from "../local/stack.js";
@@ -18,10 +21,18 @@ import { describeOutcome, outcomeJson } from "./upload.js";
 export const demoCommand = defineCommand({
   options: (cmd) => {
     cmd.option("--timeout <seconds>", "how long to wait for each result", (v) => parsePositive(v, "--timeout"), 120);
+    goldenOptions(cmd, "upload its images instead of the samples and check the function answers as recorded");
     modelOptions(cmd);
   },
   async run(ctx, files: string[], opts) {
-    const paths = files.length > 0 ? files.map((f) => resolve(ctx.cwd, f)) : [samplePath("cat.jpg"), samplePath("espresso.jpg")];
+    const golden = opts.golden ? await readGolden(resolve(ctx.cwd, opts.golden)) : undefined;
+    if (golden && files.length) throw new ConfigError("pass image files or --golden, not both");
+    if (golden) await readGoldenImages(golden, resolve(ctx.cwd, opts.golden));
+    const paths = golden
+      ? goldenPaths(golden, resolve(ctx.cwd, opts.golden))
+      : files.length > 0
+        ? files.map((f) => resolve(ctx.cwd, f))
+        : [samplePath("cat.jpg"), samplePath("espresso.jpg")];
     for (const [i, p] of paths.entries()) {
       const info = await stat(p).catch(() => undefined);
       if (!info?.isFile()) throw new UserError(`no such file: ${files[i] ?? p}`, { hint: "imgfn demo takes image files; for folders use imgfn dev + imgfn upload --local" });
@@ -56,7 +67,10 @@ export const demoCommand = defineCommand({
       s3.destroy();
 
       const rows = outcomes.map((o) => ({ o, r: o.result?.requestId ? reports.get(o.result.requestId) : undefined }));
+      const goldenAnswers = golden ? answersFromOutcomes(outcomes) : undefined;
+      const goldenReport = golden ? compareGolden(golden, goldenAnswers!.answers, opts.tolerance, goldenAnswers!.model) : undefined;
       ctx.out.result({
+        golden: goldenReport,
         results: rows.map(({ o, r }) => ({ ...outcomeJson(o), start: r ? (r.initDurationMs !== undefined ? "cold" : "warm") : undefined, initDurationMs: r?.initDurationMs, functionDurationMs: r?.durationMs, maxMemoryUsedMb: r?.maxMemoryUsedMb })),
         workerPids: [...pids],
       });
@@ -68,6 +82,11 @@ export const demoCommand = defineCommand({
       if (cold) ctx.out.print(`  cold start: ${formatMs(cold.initDurationMs!)} init (module + model load) + ${formatMs(cold.durationMs)} handler`);
       if (warm) ctx.out.print(`  warm:       ${formatMs(warm.durationMs)} handler (same worker, model already loaded)`);
       ctx.out.print(c.dim(`  function ${stack.functionName}, ${config.memory} MB; end-to-end = upload → S3 event → function → result object readable`));
+      if (goldenReport) {
+        ctx.out.print("");
+        ctx.out.print(renderGoldenReport(goldenReport));
+        if (!goldenReport.passed) throw new GoldenMismatch(goldenReport);
+      }
       const bad = outcomes.filter((o) => o.failure || o.result?.error || !o.result?.predictions?.length).length;
       if (bad) throw new PartialFailure(`${bad} of ${outcomes.length} image${outcomes.length > 1 ? "s" : ""} did not classify`);
     } finally {

@@ -10,6 +10,7 @@ import { ConfigError } from "../errors.js";
 import type { BuilderChoice } from "../image/index.js";
 import { formatMs, type StepHandle, table } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
+import { goldenOptions } from "./golden-options.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
 import { baseImageAccess } from "../image/credentials.js";
 
@@ -62,6 +63,7 @@ export const deployCommand = defineCommand({
       .option("--registry-ca <pem-file>", "trust this CA certificate for the registries' TLS (the push and the base image)")
       .option("--base-image <ref>", "base image (default: public.ecr.aws/lambda/nodejs:22, or the config's baseImage)")
       .option("--builder <kind>", "auto | docker | oci (daemonless)", "auto");
+    goldenOptions(cmd, "after the sample, upload its images and check the deployed function answers as recorded");
     configFlags(cmd);
     modelOptions(cmd);
   },
@@ -74,7 +76,7 @@ export const deployCommand = defineCommand({
       return deploy(
         ctx,
         config,
-        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, imageAccess },
+        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, imageAccess, golden: opts.golden, tolerance: opts.tolerance },
         {
           clients,
           selectBuilder: (choice) => awsRuntime.selectBuilder(choice, ctx.env, ctx.signal),
@@ -111,6 +113,8 @@ function printReport(ctx: Context, report: DeployReport): void {
     const figures = r ? `; ${r.initDuration !== undefined ? `init ${formatMs(r.initDuration)}, ` : ""}duration ${formatMs(r.duration)}, max memory ${r.maxMemoryUsed}/${r.memorySize} MB` : "";
     rows.splice(2, 0, ["verified", `cat → ${v.top1} (${(v.score * 100).toFixed(1)}%), ${formatMs(v.latencyMs)} end to end${figures}`]);
   }
+  const g = report.golden;
+  if (g) rows.splice(3, 0, ["golden", `${g.files} images answer as recorded: top-1 agreement ${(g.top1Agreement * 100).toFixed(1)}%, max |Δp| ${g.maxDeltaP.toFixed(4)}`]);
   ctx.out.print(table(rows, { indent: 2 }));
   if (report.verifySkipped) ctx.out.warn(`verify skipped: ${report.verifySkipped}`);
 }

@@ -21,6 +21,7 @@ export const commands: LazyCommand[] = [
   { usage: "backfill", summary: "Process the objects under the input prefix that have no current result (--dry-run counts them)", load: async () => (await import("./backfill.js")).backfillCommand },
   { usage: "status", summary: "Show the deployed function, trigger, role, repository, recent invocations and drift from the config", load: async () => (await import("./status.js")).statusCommand },
   { usage: "teardown", summary: "Remove everything imgfn created for this app (the bucket only with --delete-bucket)", load: async () => (await import("./teardown.js")).teardownCommand },
-  { usage: "predict <files...>", summary: "Classify local image files with the same code the function runs", load: async () => (await import("./predict.js")).predictCommand },
+  { usage: "predict [files...]", summary: "Classify local image files with the same code the function runs (--golden: check a golden set)", load: async () => (await import("./predict.js")).predictCommand },
+  { usage: "golden", summary: "Make golden files (what a set of images must answer) from the function or the Python reference", load: async () => (await import("./golden.js")).goldenCommand },
   { usage: "model", summary: "Inspect and fetch the classification model", load: async () => (await import("./model.js")).modelCommand },
 ];

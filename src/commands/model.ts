@@ -53,7 +53,7 @@ const infoCommand = defineCommand({
       ["file", `${manifest.file}${manifest.bytes ? ` (${formatBytes(manifest.bytes)})` : ""}`],
       ["sha256", manifest.sha256 ?? "(none)"],
       ["input", `${manifest.input.name || "(first input)"} ${JSON.stringify(manifest.input.shape)}`],
-      ["preprocess", `shorter side ${p.resize}, centre crop ${p.crop}, ×${+p.scale.toFixed(6)}, mean ${p.mean.join("/")}, std ${p.std.join("/")}, ${p.channelOrder}, ${p.layout}`],
+      ["preprocess", `shorter side ${p.resize} (${p.filter}, ${p.fidelity}), centre crop ${p.crop}, ×${+p.scale.toFixed(6)}, mean ${p.mean.join("/")}, std ${p.std.join("/")}, ${p.channelOrder}, ${p.layout}`],
       ["output", `${manifest.output.name || "(first output)"} (${manifest.output.kind})`],
       ["labels", `${spec.labels.length || "?"} classes`],
       ["weights", "error" in weights ? ctx.out.c.red("not available: ") + weights.error : `${weights.path} (${weights.source})`],

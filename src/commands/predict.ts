@@ -2,12 +2,14 @@ import { InvalidArgumentError } from "commander";
 import { readFile } from "node:fs/promises";
 import { Classifier, ImageInputError, type Prediction } from "../../handler/classify.js";
 import { DEFAULT_MAX_PIXELS } from "../../handler/settings.js";
-import { PartialFailure } from "../errors.js";
+import { ConfigError, PartialFailure } from "../errors.js";
+import { compareGolden, GoldenMismatch, goldenPaths, readGolden, readGoldenImages, renderGoldenReport } from "../golden/golden.js";
+import { goldenOptions } from "./golden-options.js";
 import { loadModelStep, modelOptions } from "./model-options.js";
 import { defineCommand } from "./command.js";
 import { formatMs, table } from "../ui/output.js";
 
-interface FileResult {
+export interface FileResult {
   file: string;
   predictions?: Prediction[];
   image?: { format: string; width: number; height: number };
@@ -20,27 +22,26 @@ export const predictCommand = defineCommand({
     cmd.option("-t, --top <n>", "how many predictions to show per file", (v) => parsePositive(v, "--top"), 5);
     cmd.option("--threads <n>", "ONNX Runtime intra-op threads", (v) => parsePositive(v, "--threads"), 1);
     cmd.option("--max-pixels <n>", "refuse images larger than this many pixels", (v) => parsePositive(v, "--max-pixels"), DEFAULT_MAX_PIXELS);
+    goldenOptions(cmd, "classify the golden file's images and check they answer as it recorded (files are then optional)");
     modelOptions(cmd);
   },
   async run(ctx, files: string[], opts) {
+    const golden = opts.golden ? await readGolden(opts.golden) : undefined;
+    if (!golden && files.length === 0) throw new ConfigError("pass image files to classify, or --golden <file>");
     const spec = await loadModelStep(ctx, opts);
     const classifier = await Classifier.load({ manifest: spec.manifest, model: spec.weights.path, labels: spec.labels, threads: opts.threads });
-    const results: FileResult[] = [];
-    for (const file of files) {
-      const started = performance.now();
-      try {
-        const bytes = await readFile(file);
-        const read = performance.now() - started;
-        const r = await classifier.classify(bytes, { topK: opts.top, maxPixels: opts.maxPixels });
-        results.push({ file, predictions: r.predictions, image: r.image, timings: { read: round(read), ...r.timings } });
-      } catch (err) {
-        if (err instanceof ImageInputError) results.push({ file, error: { code: err.code, message: err.message } });
-        else if ((err as NodeJS.ErrnoException).code === "ENOENT") results.push({ file, error: { code: "FILE_NOT_FOUND", message: `no such file: ${file}` } });
-        else if ((err as NodeJS.ErrnoException).code === "EISDIR") results.push({ file, error: { code: "IS_A_DIRECTORY", message: `${file} is a folder; pass image files` } });
-        else throw err;
-      }
-    }
+    const paths = golden ? goldenPaths(golden, opts.golden) : files;
+    if (golden) await readGoldenImages(golden, opts.golden); // the images are still the recorded ones
+    const top = golden ? Math.max(opts.top, golden.topK) : opts.top;
+    const results = await classifyFiles(classifier, paths, { topK: top, maxPixels: opts.maxPixels });
     await classifier.release();
+    if (golden) {
+      const report = compareGolden(golden, results, opts.tolerance, { id: spec.manifest.id, sha256: spec.weights.sha256 });
+      ctx.out.result({ golden: report, results });
+      ctx.out.print(renderGoldenReport(report));
+      if (!report.passed) throw new GoldenMismatch(report);
+      return;
+    }
     ctx.out.result(results);
     const { c } = ctx.out;
     for (const r of results) {
@@ -56,6 +57,26 @@ export const predictCommand = defineCommand({
     if (failed) throw new PartialFailure(`${failed} of ${results.length} file${results.length > 1 ? "s" : ""} could not be classified`);
   },
 });
+
+/** Classifies local files with the function's code; a bad file gets an error entry, not a throw. */
+export async function classifyFiles(classifier: Classifier, files: string[], opts: { topK: number; maxPixels: number }): Promise<FileResult[]> {
+  const results: FileResult[] = [];
+  for (const file of files) {
+    const started = performance.now();
+    try {
+      const bytes = await readFile(file);
+      const read = performance.now() - started;
+      const r = await classifier.classify(bytes, opts);
+      results.push({ file, predictions: r.predictions, image: r.image, timings: { read: round(read), ...r.timings } });
+    } catch (err) {
+      if (err instanceof ImageInputError) results.push({ file, error: { code: err.code, message: err.message } });
+      else if ((err as NodeJS.ErrnoException).code === "ENOENT") results.push({ file, error: { code: "FILE_NOT_FOUND", message: `no such file: ${file}` } });
+      else if ((err as NodeJS.ErrnoException).code === "EISDIR") results.push({ file, error: { code: "IS_A_DIRECTORY", message: `${file} is a folder; pass image files` } });
+      else throw err;
+    }
+  }
+  return results;
+}
 
 const round = (v: number) => Math.round(v * 100) / 100;
 

@@ -64,3 +64,52 @@ export function pngBomb(width = 20000, height = 20000): Buffer {
     chunk("IEND", Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * Extreme aspect ratios, tiny on disk: a photo strip so the centre region is not one flat colour.
+ * Each decodes to at most 130,000 pixels, but resized "shorter side = 256" before cropping, a
+ * 1×9000 image would be 256×2,304,000 pixels.
+ */
+export async function extremeAspect(width: number, height: number, format: "png" | "jpeg"): Promise<Buffer> {
+  const strip = await sharp(catJpeg()).resize(width, height, { fit: "fill" }).raw().toBuffer();
+  const image = sharp(strip, { raw: { width, height, channels: 3 } });
+  return format === "png" ? image.png().toBuffer() : image.jpeg().toBuffer();
+}
+export const EXTREME_ASPECTS: [string, number, number, "png" | "jpeg"][] = [
+  ["1×9000 PNG", 1, 9000, "png"],
+  ["9000×1 PNG", 9000, 1, "png"],
+  ["40000×2 JPEG", 40000, 2, "jpeg"],
+  ["2×65000 JPEG", 2, 65000, "jpeg"],
+];
+
+/** A JPEG whose header declares `width`×`height` (SOF rewritten) while its scan data is 64×64. */
+export async function lyingJpeg(width = 7000, height = 7000): Promise<Buffer> {
+  const b = Buffer.from(await sharp(catJpeg()).resize(64, 64).jpeg().toBuffer());
+  for (let i = 2; i + 9 < b.length; i += 2 + b.readUInt16BE(i + 2)) {
+    const marker = b[i + 1];
+    if (marker >= 0xc0 && marker <= 0xc2) {
+      b.writeUInt16BE(height, i + 5);
+      b.writeUInt16BE(width, i + 7);
+      return b;
+    }
+  }
+  throw new Error("no SOF marker in the encoded JPEG");
+}
+
+/** The first `fraction` of an encoded image, as an interrupted upload leaves it. */
+export const cutOff = (bytes: Buffer, fraction: number) => bytes.subarray(0, Math.floor(bytes.length * fraction));
+export const truncatedPng = async () => cutOff(await sharp(catJpeg()).png().toBuffer(), 0.9);
+export const truncatedWebp = async () => cutOff(await sharp(catJpeg()).webp().toBuffer(), 0.7);
+/** Cut off in its last rows, below the part of the image the centre crop reads. */
+export const truncatedJpegTail = async () => cutOff(await sharp(catJpeg()).rotate(90).jpeg().toBuffer(), 0.98);
+
+/** The cat with an alpha channel that varies over every value 0–255 (a diagonal ramp). */
+export async function catAlphaRampPng(): Promise<Buffer> {
+  const { data, info } = await sharp(catJpeg()).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const rgba = Buffer.alloc(info.width * info.height * 4);
+  for (let i = 0; i < info.width * info.height; i++) {
+    data.copy(rgba, i * 4, i * 3, i * 3 + 3);
+    rgba[i * 4 + 3] = ((i % info.width) + Math.floor(i / info.width)) % 256;
+  }
+  return sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+}

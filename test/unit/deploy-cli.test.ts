@@ -3,12 +3,14 @@ import { CreateRoleCommand } from "@aws-sdk/client-iam";
 import { DescribeImagesCommand, GetAuthorizationTokenCommand, ListTagsForResourceCommand } from "@aws-sdk/client-ecr";
 import { DeleteObjectsCommand, GetObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { FilterLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setAwsRuntime } from "../../src/aws/runtime.js";
+import { sha256Hex } from "../../src/golden/golden.js";
+import { goldenFolder } from "../helpers/golden.js";
 import { ACCOUNT, DIGEST_A, DIGEST_B, REPO_URI, awsError, projectDir, runCli } from "./aws-fixtures.js";
 import { BUCKET, FOREIGN_RULE, FakeBuilder, type Mocks, deployedAccount, freshAccount, mockAws, restoreAws, writes } from "./aws-world.js";
 
@@ -284,5 +286,55 @@ describe("imgfn upload and imgfn logs against AWS", () => {
     expect(r.stderr).toContain("log group /aws/lambda/imgfn-demo does not exist yet: the function has not been invoked");
     const since = m.logs.commandCalls(FilterLogEventsCommand)[0].args[0].input.startTime!;
     expect(Math.abs(Date.now() - 3_600_000 - since)).toBeLessThan(60_000);
+  });
+});
+
+// deploy --golden: after the sample, the golden images go through the deployed function (S3 upload,
+// result objects read back) and must answer as recorded; aws-world's function answers "tabby, tabby cat (62%)".
+async function goldenFile(entries: { image: "cat" | "espresso"; index: number; label: string; score: number }[]) {
+  const { dir, images } = await goldenFolder();
+  const path = join(dir, "golden.json");
+  const files = entries.map((e) => {
+    const file = images[e.image === "cat" ? 0 : 1];
+    return { file: `${e.image}.jpg`, sha256: sha256Hex(readFileSync(file)), top: [{ index: e.index, label: e.label, score: e.score }] };
+  });
+  writeFileSync(path, JSON.stringify({ version: 1, source: "function", createdAt: new Date().toISOString(), model: { id: "mobilenetv2-12-int8", sha256: null }, topK: 5, files }));
+  return path;
+}
+
+describe("imgfn deploy --golden", () => {
+  it("uploads each golden image under a unique folder, checks the results, cleans up and reports the agreement", async () => {
+    freshAccount(m);
+    const golden = await goldenFile([{ image: "cat", index: 281, label: "tabby, tabby cat", score: 0.61 }]);
+    const r = await runCli(["deploy", "--golden", golden], { cwd: projectDir(), env });
+    expect(r.code, r.stderr).toBe(0);
+    const keys = m.s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key!);
+    expect(keys).toHaveLength(2); // the sample, then the golden image
+    expect(keys[1]).toMatch(/^uploads\/imgfn-golden-[0-9a-f]{8}\/0-cat\.jpg$/);
+    const deleted = m.s3.commandCalls(DeleteObjectsCommand).flatMap((c) => c.args[0].input.Delete!.Objects!.map((o) => o.Key));
+    expect(deleted).toEqual(expect.arrayContaining([keys[1], keys[1].replace(/^uploads\//, "results/") + ".json"]));
+    expect(r.stdout).toMatch(/golden\s+1 images answer as recorded: top-1 agreement 100\.0%, max \|Δp\| 0\.0100/);
+    expect(r.stderr).toMatch(/✔ Golden check: 1 images, top-1 agreement 100\.0%/);
+  });
+
+  it("exits 1 with the table of the files whose answers moved", async () => {
+    freshAccount(m);
+    const golden = await goldenFile([
+      { image: "cat", index: 281, label: "tabby, tabby cat", score: 0.62 },
+      { image: "espresso", index: 967, label: "espresso", score: 0.42 },
+    ]);
+    const r = await runCli(["deploy", "--golden", golden, "--tolerance", "0.05"], { cwd: projectDir(), env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/1 of 2 files moved:/);
+    expect(r.stdout).toMatch(/espresso\.jpg\s+espresso \(42\.0%\)\s+tabby, tabby cat \(62\.0%\)\s+0\.4200\s+top-1 changed; the golden class left the top-k/);
+    expect(r.stdout).not.toMatch(/^\s+cat\.jpg/m);
+    expect(r.stderr).toMatch(/error: golden check failed: 1 of 2 files moved past the tolerance \(0\.05\)/);
+  });
+
+  it("a golden file that cannot be read stops deploy's verify with a configuration error", async () => {
+    freshAccount(m);
+    const r = await runCli(["deploy", "--golden", "/nonexistent/golden.json"], { cwd: projectDir(), env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/golden file not found: \/nonexistent\/golden\.json/);
   });
 });

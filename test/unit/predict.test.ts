@@ -47,7 +47,7 @@ describe("imgfn predict", () => {
     expect(r.stderr).toMatch(/--top must be a positive integer/);
     const none = await runCli(["predict"]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/missing required argument/);
+    expect(none.stderr).toMatch(/pass image files to classify, or --golden <file>/);
   });
 
   it("a bare .onnx without --labels says what to add", async () => {
@@ -70,7 +70,7 @@ describe("imgfn predict", () => {
   it("--help lists every command with a one-line description", async () => {
     const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/predict <files\.\.\.>\s+Classify local image files/);
+    expect(r.stdout).toMatch(/predict \[files\.\.\.\]\s+Classify local image files/);
     expect(r.stdout).toMatch(/deploy\s+Build the image/);
     const sub = await runCli(["predict", "--help"]);
     expect(sub.stdout).toMatch(/--top <n>/);
