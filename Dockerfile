@@ -12,7 +12,7 @@ ARG BASE_IMAGE=public.ecr.aws/lambda/nodejs:22
 # npm picks sharp's linux/<arch> glibc packages; onnxruntime-node's install script would download
 # GPU libraries, which the CPU function does not need.
 FROM public.ecr.aws/docker/library/node:22-bookworm-slim AS deps
-ENV ONNXRUNTIME_NODE_INSTALL=skip npm_config_onnxruntime_node_install=skip
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /build
 COPY package.json package-lock.json* ./
 RUN if [ -f package-lock.json ]; then npm ci --omit=dev --no-audit --no-fund; else npm install --omit=dev --no-audit --no-fund; fi
@@ -34,6 +34,8 @@ FROM ${BASE_IMAGE}
 WORKDIR /var/task
 # $HOME is read-only on Lambda: onnxruntime would warn on every cold start that it cannot persist its telemetry id
 ENV ORT_DISABLE_TELEMETRY=1
+# stacks in the logs name handler/*.ts lines (index.mjs.map ships beside the bundle)
+ENV NODE_OPTIONS=--enable-source-maps
 # Ordered by how often they change: dependencies, model, handler.
 COPY --from=deps /build/node_modules /var/task/node_modules
 COPY model/ /var/task/model/

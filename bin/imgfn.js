@@ -1,9 +1,20 @@
 #!/usr/bin/env node
-// Launcher only: the CLI is compiled to dist/ by `npm run build` (run by npm ci/install).
+// Launcher only: the CLI is compiled to dist/ by `npm run build` (npm test runs it too).
 // The AWS SDK warns on every run under Node 20 about its releases after January 2027; imgfn pins
 // its SDK through package-lock.json, so the notice is noise here (set the variable to override).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const { main } = await import("../dist/cli.js");
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const cli = new URL("../dist/cli.js", import.meta.url);
+const build = new URL("../scripts/build.mjs", import.meta.url);
+// A fresh clone after `npm ci` has no dist/ yet (.npmrc runs no install scripts): build it once.
+if (!existsSync(cli) && existsSync(build)) {
+  process.stderr.write("imgfn: building dist/ (first run in this clone)…\n");
+  const { execFileSync } = await import("node:child_process");
+  execFileSync(process.execPath, [fileURLToPath(build)], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "ignore", "inherit"] });
+}
+const { main } = await import(cli.href);
 
 const controller = new AbortController();
 let interrupted = 0;

@@ -85,7 +85,10 @@ export async function handler(event: S3Event, context: LambdaContext): Promise<{
       results.push(await processRecord(record, requestId, coldStart && results.length === 0));
     } catch (err) {
       transient.push(err);
-      log("error", "transient failure; Lambda will retry the event", {
+      // thrown so that an asynchronous (S3) invocation is retried; a synchronous invoke is not,
+      // and no retry helps a bucket that is gone or a permission that is missing
+      const name = (err as Error)?.name;
+      log("error", PERMANENT.has(name) ? `record failed (${name}); retrying will not help` : "record failed; Lambda retries an asynchronous (S3) event", {
         requestId,
         key: safeKey(record),
         error: { name: (err as Error)?.name, message: (err as Error)?.message },
@@ -96,6 +99,9 @@ export async function handler(event: S3Event, context: LambdaContext): Promise<{
   if (transient.length > 1) throw new AggregateError(transient, `${transient.length} records failed transiently`);
   return { results };
 }
+
+/** S3 errors that stay the same however often the event is retried. */
+const PERMANENT = new Set(["NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidBucketName", "PermanentRedirect"]);
 
 function safeKey(record: S3EventRecord): string | undefined {
   try {

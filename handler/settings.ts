@@ -4,7 +4,10 @@ import type { KeyRules } from "./keys.js";
 
 // The defaults live here, in a module with no native imports: src/config.ts reads them, and
 // importing them from classify.ts would load onnxruntime-node and sharp in every command.
-export const DEFAULT_SUFFIXES = [".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPEG", ".PNG"];
+// Every format classify.ts decodes (jpeg, png, webp, gif, tiff, avif), in lower and upper case:
+// S3's suffix filters are case-sensitive, and a camera's IMG_0001.JPG must trigger too.
+const IMAGE_SUFFIXES = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif"];
+export const DEFAULT_SUFFIXES = [...IMAGE_SUFFIXES, ...IMAGE_SUFFIXES.map((s) => s.toUpperCase())];
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 

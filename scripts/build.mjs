@@ -25,6 +25,10 @@ await Promise.all([
     // minified bundle parses faster; error names come from explicit `name` fields, not class names
     mainFields: ["module", "main"],
     minify: true,
+    // index.mjs.map ships beside the bundle: with --enable-source-maps (the emulator's workers,
+    // NODE_OPTIONS in the image) stacks name handler/*.ts lines; no sources inside, only positions
+    sourcemap: true,
+    sourcesContent: false,
   }),
   // The report and the live page of `imgfn dev`: browser bundles served from the package itself
   // (nothing fetched at run time); the report inlines them into one HTML file.

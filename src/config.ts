@@ -4,7 +4,7 @@
  * suffixes, memory and timeout.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_SUFFIXES } from "../handler/settings.js";
 import { ConfigError } from "./errors.js";
 
@@ -81,19 +81,25 @@ export function loadConfig(root = process.cwd(), overrides: ConfigInput = {}, fi
     throw new ConfigError(`config file not found: ${path}`);
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return validateConfig({ ...fromFile, ...defined }, root, existsSync(path) ? path : "flags");
+  return validateConfig({ ...fromFile, ...defined }, root, existsSync(path) ? path : "flags", new Set(Object.keys(defined)));
 }
 
-export function validateConfig(raw: Record<string, any>, root: string, source = "config"): Config {
+/** `fromFlags`: the settings a flag gave, so an error blames --memory rather than the file. */
+export function validateConfig(raw: Record<string, any>, root: string, source = "config", fromFlags: Set<string> = new Set()): Config {
+  let current: string | undefined; // the setting being checked
   const fail = (msg: string, hint?: string): never => {
-    throw new ConfigError(`${source}: ${msg}`, { hint });
+    const origin = current && fromFlags.has(current) ? `--${current.replace(/[A-Z]/g, (ch) => "-" + ch.toLowerCase())}` : source;
+    throw new ConfigError(`${origin}: ${msg}`, { hint });
   };
-  const app = raw.app ?? "imgfn";
+  const checking = (name: string) => (current = name);
+  checking("app");
+  const app = raw.app ?? defaultApp(root);
   if (typeof app !== "string" || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(app)) {
     fail(`"app" must be 1-40 lower-case letters, digits or dashes, starting with a letter or digit (got ${JSON.stringify(app)})`);
   }
   const c = { ...DEFAULTS, ...raw, app, root } as Config;
   const prefix = (name: "inputPrefix" | "outputPrefix") => {
+    checking(name);
     const v = c[name];
     if (typeof v !== "string") fail(`"${name}" must be a string`);
     if (v.startsWith("/")) fail(`"${name}" must not start with "/" (S3 keys have no leading slash)`);
@@ -101,6 +107,7 @@ export function validateConfig(raw: Record<string, any>, root: string, source = 
   };
   prefix("inputPrefix");
   prefix("outputPrefix");
+  checking("outputPrefix");
   if (c.outputPrefix === "") fail(`"outputPrefix" must not be empty: results would land where uploads trigger the function`);
   if (c.outputPrefix.startsWith(c.inputPrefix)) {
     fail(
@@ -109,10 +116,12 @@ export function validateConfig(raw: Record<string, any>, root: string, source = 
     );
   }
   if (c.inputPrefix.startsWith(c.outputPrefix)) fail(`"inputPrefix" (${c.inputPrefix}) is inside "outputPrefix" (${c.outputPrefix})`);
+  checking("suffixes");
   if (!Array.isArray(c.suffixes) || !c.suffixes.every((s) => typeof s === "string" && s.length > 0)) {
     fail(`"suffixes" must be an array of non-empty strings, e.g. [".jpg", ".png"]`);
   }
   const int = (name: keyof Config, min: number, max: number, what: string) => {
+    checking(name);
     const v = c[name];
     if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) fail(`"${name}" must be an integer from ${min} to ${max} (${what}); got ${JSON.stringify(v)}`);
   };
@@ -124,15 +133,28 @@ export function validateConfig(raw: Record<string, any>, root: string, source = 
   int("concurrency", 1, 64, "local workers");
   int("retries", 0, 2, "Lambda allows 0, 1 or 2");
   if (c.reservedConcurrency !== undefined) int("reservedConcurrency", 0, 100000, "reserved concurrent executions");
+  checking("logRetentionDays");
   if (!RETENTION_DAYS.includes(c.logRetentionDays)) fail(`"logRetentionDays" must be one of CloudWatch's values: ${RETENTION_DAYS.join(", ")}`);
+  checking("architecture");
   if (c.architecture !== "x86_64" && c.architecture !== "arm64") fail(`"architecture" must be "x86_64" or "arm64" (got ${JSON.stringify(c.architecture)})`);
+  checking("bucket");
   if (c.bucket !== undefined && !/^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(c.bucket)) {
     fail(`"bucket" ${JSON.stringify(c.bucket)} is not a valid S3 bucket name (3-63 lower-case letters, digits, dots, dashes)`);
   }
+  checking("baseImage");
   if (typeof c.baseImage !== "string" || c.baseImage === "") fail(`"baseImage" must be an image reference`);
   if (c.model !== undefined) c.model = resolve(root, c.model);
   if (c.labels !== undefined) c.labels = resolve(root, c.labels);
   return c;
+}
+
+/**
+ * The app name when none is set: the project folder's name made to fit the app-name rule
+ * (lower case, letters, digits and dashes, at most 40), or "imgfn" when nothing of it fits.
+ */
+export function defaultApp(root: string): string {
+  const name = basename(resolve(root)).toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+  return /^[a-z0-9]/.test(name) ? name : "imgfn";
 }
 
 /** Names of everything imgfn creates for an app, so it recognises its own resources. */

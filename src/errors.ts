@@ -5,11 +5,17 @@
 export class UserError extends Error {
   readonly hint?: string;
   readonly exitCode: number;
-  constructor(message: string, options: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
+  /** Machine-readable code for --json errors (default: from the class name, e.g. CONFIG_ERROR). */
+  readonly code?: string;
+  /** The command's --json result already describes the failure (e.g. a golden report), so it is kept. */
+  readonly resultStands: boolean;
+  constructor(message: string, options: { hint?: string; cause?: unknown; exitCode?: number; code?: string; resultStands?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = "UserError";
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? 1;
+    this.code = options.code;
+    this.resultStands = options.resultStands ?? false;
   }
 }
 
@@ -23,7 +29,7 @@ export class ModelError extends UserError {
 
 /** Bad configuration file or flag. Exit code 2, like a usage error. */
 export class ConfigError extends UserError {
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(message: string, options: { hint?: string; cause?: unknown; code?: string } = {}) {
     super(message, { ...options, exitCode: 2 });
     this.name = "ConfigError";
   }
@@ -35,5 +41,13 @@ export class PartialFailure extends Error {
   constructor(message: string) {
     super(message);
     this.name = "PartialFailure";
+  }
+}
+
+/** A local input (file, folder, event file) that is not there: a usage error, exit code 2. */
+export class InputNotFound extends UserError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: 2, code: "NOT_FOUND" });
+    this.name = "InputNotFound";
   }
 }

@@ -128,7 +128,7 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   if (report.nothingToDo || opts.dryRun) return report;
 
   if (!ctx.globals.yes) {
-    if (!deps.stdinIsTTY) throw new UserError("teardown deletes resources and needs confirmation, but stdin is not a terminal", { hint: "run again with --yes" });
+    if (!deps.stdinIsTTY) throw new UserError("teardown deletes resources and needs confirmation, but stdin is not a terminal", { hint: "run again with --yes", exitCode: 2 });
     const list = toDelete.map((p) => `  - ${p.step} ${p.resource}${p.changes.length ? ` (${p.changes.join("; ")})` : ""}`).join("\n");
     ctx.out.info(`This deletes from account ${account}, ${region}:\n${list}${bucketObjects ? `\nincluding ${bucketObjects} object(s) in s3://${bucket}` : ""}`);
     if (!(await deps.confirm("Delete these resources?"))) throw new UserError("teardown cancelled; nothing was deleted", { exitCode: 1 });

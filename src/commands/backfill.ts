@@ -12,6 +12,7 @@ export function progressBar(done: number, total: number, width = 20): string {
 }
 
 export const backfillCommand = defineCommand({
+  examples: ["backfill --dry-run", "backfill", "backfill --local --concurrency 4", "backfill --dry-run --json"],
   options: (cmd) => {
     cmd.option("--local", "the running `imgfn dev` stack instead of AWS", false);
     cmd.option("--dry-run", "only count the objects that have no current result", false);
@@ -44,7 +45,7 @@ export const backfillCommand = defineCommand({
     });
     ctx.out.result({ ...summary, invoked: invoked.invoked, refused: invoked.refused });
     ctx.out.print(`${invoked.invoked} of ${scan.pending.length} object${scan.pending.length === 1 ? "" : "s"} handed to the function (${noResult} with no result, ${stale} with a stale one); results appear under ${rules.outputPrefix} as they finish`);
-    ctx.out.info(ctx.out.c.dim(`follow them with "imgfn logs${opts.local ? " --local" : ""} --follow"; events that fail every attempt show in "imgfn failed${opts.local ? " --local" : ""}"`));
+    ctx.out.info(ctx.out.c.dim(ctx.out.runnable(`follow them with "imgfn logs${opts.local ? " --local" : ""} --follow"; events that fail every attempt show in "imgfn failed${opts.local ? " --local" : ""}"`)));
     for (const r of invoked.refused) ctx.out.error(`${r.key}: ${r.error}`);
     if (invoked.refused.length) throw new PartialFailure(`${invoked.refused.length} of ${scan.pending.length} invocations were refused`);
   },

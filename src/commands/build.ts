@@ -12,7 +12,7 @@ import { baseImageAccess } from "../image/credentials.js";
 import { type BuilderChoice, selectBuilder } from "../image/index.js";
 import { parseRepository } from "../image/reference.js";
 import { stageFunction } from "../image/stage.js";
-import { formatBytes, table } from "../ui/output.js";
+import { formatBytes } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
 import { loadModelStep, modelOptions } from "./model-options.js";
 
@@ -34,6 +34,8 @@ async function pushAuth(ctx: Context, registry: string): Promise<RegistryAuth | 
 }
 
 export const buildCommand = defineCommand({
+  examples: ["build --output image-layout/", "build --push 127.0.0.1:5000/imgfn-app --tag v1", "build --arch arm64 --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/imgfn-app", "build --builder docker --push 127.0.0.1:5000/imgfn-app"],
+  globals: ["json", "profile", "config"],
   options: (cmd) => {
     cmd
       .option("--arch <arch>", "x86_64 or arm64 (default: the config's architecture)")
@@ -92,12 +94,12 @@ export const buildCommand = defineCommand({
       if (result.output) ctx.out.print(`${c.bold("layout")}  ${result.output}`);
       ctx.out.print("");
       ctx.out.print(
-        table(
+        ctx.out.table(
           [
             ["layer", "compressed", "uncompressed", ""].map((h) => c.dim(h)),
             ...result.layers.map((l) => [l.kind ?? "", formatBytes(l.size), l.uncompressedSize ? formatBytes(l.uncompressedSize) : "-", l.uploaded ? "pushed" : target ? c.dim("reused") : ""]),
           ],
-          { indent: 0 },
+          { indent: 0, shrink: [0] },
         ),
       );
     } finally {

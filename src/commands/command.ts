@@ -22,11 +22,19 @@ export interface Context {
   signal: AbortSignal;
 }
 
+/** The global options a subcommand's --help lists (see cli.ts). */
+export type GlobalFlag = "json" | "yes" | "region" | "profile" | "endpoint-url" | "config";
+export const ALL_GLOBALS: GlobalFlag[] = ["json", "yes", "region", "profile", "endpoint-url", "config"];
+/** For commands that never call AWS. */
+export const LOCAL_GLOBALS: GlobalFlag[] = ["json", "config"];
+
 /** A top-level command as listed in commands/index.ts: the module loads only when it runs. */
 export interface LazyCommand {
   /** Name plus arguments in commander syntax, e.g. "predict <files...>". */
   usage: string;
   summary: string;
+  /** Other names users bring from other tools (teardown: delete, remove, destroy). */
+  aliases?: string[];
   load: () => Promise<CommandSpec>;
 }
 
@@ -39,6 +47,10 @@ export interface CommandSpec {
   /** Receives positional arguments then the command's own options. */
   run?: (ctx: Context, ...args: any[]) => Promise<void>;
   subcommands?: CommandSpec[];
+  /** 2-4 example argument lists for --help, without the program name ("upload --local photos/"). */
+  examples?: string[];
+  /** Global options that apply, shown in --help (default: all but --yes). */
+  globals?: GlobalFlag[];
 }
 
 export function defineCommand(spec: CommandSpec): CommandSpec {

@@ -11,14 +11,16 @@ import type { LocalStack } from "../local/stack.js";
 import { isAlive } from "../local/state.js";
 import { samplePath } from "../paths.js";
 import { uploadAll, uploadAndWait, type UploadItem, type UploadOutcome } from "../pipeline/upload.js";
-import { formatMs, table } from "../ui/output.js";
+import { formatMs } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 import { startStackForCommand } from "./dev.js";
 import { modelOptions } from "./model-options.js";
 import { parsePositive } from "./predict.js";
-import { describeOutcome, outcomeJson } from "./upload.js";
+import { describeOutcome, outcomeJson, warnUntriggered } from "./upload.js";
 
 export const demoCommand = defineCommand({
+  examples: ["demo", "demo photos/*.jpg", "demo samples/cat.jpg --json", "demo --model my-model.onnx --labels labels.txt"],
+  globals: ["json", "config"],
   options: (cmd) => {
     cmd.option("--timeout <seconds>", "how long to wait for each result", (v) => parsePositive(v, "--timeout"), 120);
     goldenOptions(cmd, "upload its images instead of the samples and check the function answers as recorded");
@@ -55,13 +57,17 @@ export const demoCommand = defineCommand({
         seen.set(name, n);
         return { file, key: `${config.inputPrefix}${n > 1 ? `${n}-` : ""}${name}` };
       });
+      warnUntriggered(ctx.out, items, config);
       const wait = { timeout: opts.timeout * 1000, signal: ctx.signal };
       const outcomes = await ctx.out.step(`Uploading ${items.length} image${items.length > 1 ? "s" : ""} to s3://${stack.bucket}/${config.inputPrefix} and waiting for results`, async (s) => {
         // The first alone, so it shows the cold start and the rest can show warm reuse.
         const first = await uploadAndWait(s3, config, stack!.bucket, items[0].file, items[0].key, wait);
-        s.update(`1/${items.length}`);
-        const rest = await uploadAll(s3, config, stack!.bucket, items.slice(1), { ...wait, concurrency: config.concurrency, onDone: (_o, d) => s.update(`${d + 1}/${items.length}`) });
-        return [first, ...rest];
+        s.progress(1, items.length, "processed");
+        const rest = await uploadAll(s3, config, stack!.bucket, items.slice(1), { ...wait, concurrency: config.concurrency, onDone: (_o, d) => s.progress(d + 1, items.length, "processed") });
+        const all = [first, ...rest];
+        const bad = all.filter((o) => o.failure || o.result?.error || !o.result?.predictions?.length).length;
+        if (bad) s.done(`${bad} of ${all.length} did not classify`, bad === all.length ? "fail" : "warn");
+        return all;
       });
       await stack.idle();
       s3.destroy();
@@ -117,5 +123,5 @@ function printTable(out: import("../ui/output.js").Output, rows: { o: UploadOutc
     ]);
   }
   out.print("");
-  out.print(table(table_, { indent: 2 }));
+  out.print(out.table(table_, { indent: 2, shrink: [0, 1] }));
 }

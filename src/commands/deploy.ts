@@ -8,7 +8,7 @@ import { awsRuntime } from "../aws/runtime.js";
 import { type ConfigInput, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { BuilderChoice } from "../image/index.js";
-import { formatMs, type StepHandle, table } from "../ui/output.js";
+import { formatMs, type StepHandle } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
 import { goldenOptions } from "./golden-options.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
@@ -54,6 +54,7 @@ export function configOverrides(opts: Record<string, any>, globals?: { region?: 
 }
 
 export const deployCommand = defineCommand({
+  examples: ["deploy --dry-run", "deploy", "deploy --memory 2048 --architecture arm64 --region eu-west-1", "deploy --endpoint-url http://127.0.0.1:4566 --no-verify"],
   options: (cmd) => {
     cmd
       .option("--dry-run", "print what each step would create, change or leave alone; change nothing")
@@ -104,8 +105,8 @@ function printReport(ctx: Context, report: DeployReport): void {
   const rows = [
     ["bucket", `s3://${report.bucket}`],
     ["image", report.imageUri ?? ""],
-    ["upload", "imgfn upload <image files>"],
-    ["logs", "imgfn logs --follow"],
+    ["upload", ctx.out.cmd("upload <image files>")],
+    ["logs", ctx.out.cmd("logs --follow")],
   ];
   const v = report.verify;
   if (v) {
@@ -115,6 +116,6 @@ function printReport(ctx: Context, report: DeployReport): void {
   }
   const g = report.golden;
   if (g) rows.splice(3, 0, ["golden", `${g.files} images answer as recorded: top-1 agreement ${(g.top1Agreement * 100).toFixed(1)}%, max |Δp| ${g.maxDeltaP.toFixed(4)}`]);
-  ctx.out.print(table(rows, { indent: 2 }));
+  ctx.out.print(ctx.out.table(rows, { indent: 2, shrink: [1] }));
   if (report.verifySkipped) ctx.out.warn(`verify skipped: ${report.verifySkipped}`);
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "commander";
 import { mkdir } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import { samplePath } from "../paths.js";
@@ -16,13 +17,14 @@ import { parsePositive } from "./predict.js";
 
 export function parsePort(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number from 0 (any free port) to 65535, got "${value}"`);
+  // commander's InvalidArgumentError: a usage error (exit code 2), not a crash asking for --debug
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${flag} must be a port number from 0 (any free port) to 65535, got "${value}"`);
   return n;
 }
 
 function parseDelays(value: string): number[] {
   const parts = value.split(",").map((s) => Number(s.trim()));
-  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) throw new Error(`--retry-delays must be milliseconds like 60000,120000 (got "${value}")`);
+  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) throw new InvalidArgumentError(`--retry-delays must be milliseconds like 60000,120000 (got "${value}")`);
   return parts;
 }
 
@@ -63,6 +65,8 @@ function sampleForHint(cwd: string): string {
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export const devCommand = defineCommand({
+  examples: ["dev", "dev --s3-port 4566 --invoke-port 9000", "dev --concurrency 4 --retry-delays 1000,2000", "dev --json"],
+  globals: ["json", "region", "config"],
   options: (cmd) => {
     cmd.option("--s3-port <port>", "port for the local S3 endpoint (0: any free port)", (v) => parsePort(v, "--s3-port"), 0);
     cmd.option("--invoke-port <port>", "port for the Lambda invoke URL (0: any free port)", (v) => parsePort(v, "--invoke-port"), 0);
@@ -70,6 +74,7 @@ export const devCommand = defineCommand({
     cmd.option("--concurrency <n>", "function workers (default: config concurrency, 2)", (v) => parsePositive(v, "--concurrency"));
     cmd.option("--retry-delays <ms,ms>", "delays before the retries of a failed event (Lambda: 60000,120000)", parseDelays);
     modelOptions(cmd);
+    cmd.addHelpText("after", "\n--json: a first line {\"status\":\"running\", endpoints…}, then one log event per line (NDJSON) until Ctrl-C.");
   },
   async run(ctx, opts) {
     let running = readDevState(ctx.cwd);
@@ -81,7 +86,7 @@ export const devCommand = defineCommand({
     }
     if (running) {
       throw new UserError(`imgfn dev is already running for this project (pid ${running.pid}, S3 at ${running.s3Endpoint})`, {
-        hint: `use it from here with "imgfn upload --local <files>", or stop it (Ctrl-C in its terminal, or kill ${running.pid})`,
+        hint: `use it from here with "${ctx.out.cmd("upload --local <files>")}", or stop it (Ctrl-C in its terminal, or kill ${running.pid})`,
       });
     }
     const root = localDir(ctx.cwd);
@@ -126,6 +131,7 @@ export const devCommand = defineCommand({
         out.stdout.write(JSON.stringify({ status: "running", ...state, stateFile: devStatePath(ctx.cwd), catchUp: caught }) + "\n");
       } else {
         const upload = `${config.inputPrefix}cat.jpg`;
+        const sample = shellQuote(sampleForHint(ctx.cwd));
         out.print("");
         out.print(`  ${c.bold("S3 endpoint")}    ${stack.s3Endpoint}   bucket ${c.bold(stack.bucket)}   (access key S3RVER / secret S3RVER)`);
         out.print(`  ${c.bold("trigger")}        s3://${stack.bucket}/${config.inputPrefix}*{${config.suffixes.join(",")}} → ${stack.functionName} → s3://${stack.bucket}/${config.outputPrefix}`);
@@ -133,9 +139,10 @@ export const devCommand = defineCommand({
         out.print(`  ${c.bold("logs")}           ${stack.logsDir}`);
         out.print(`  ${c.bold("live page")}      ${page.url}   (drop images there; results and logs appear as they are written)`);
         out.print("");
-        out.print(`  try:  imgfn upload --local ${shellQuote(sampleForHint(ctx.cwd))}`);
-        out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp cat.jpg s3://${stack.bucket}/${upload}`);
-        out.print(`        imgfn invoke --local --key ${upload}`);
+        out.print(`  try:  ${out.cmd(`upload --local ${sample}`)}`);
+        out.print(`        AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} --region ${stack.region} s3 cp ${sample} s3://${stack.bucket}/${upload}`);
+        out.print(`        ${out.cmd(`invoke --local --key ${upload}`)}`);
+        out.print(`        ${out.cmd(`event s3 --key ${upload} --bucket ${stack.bucket}`)} | curl -s -XPOST ${stack.invokeEndpoint}${INVOKE_PATH} -d @-`);
         out.print("");
         if (catchUp.pending.length > 0) {
           out.info(`catching up: ${catchUp.pending.length} object${catchUp.pending.length > 1 ? "s" : ""} under ${config.inputPrefix} had no current result (events left queued or running when dev last stopped); processing them`);

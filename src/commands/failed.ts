@@ -1,10 +1,11 @@
 import { loadConfig } from "../config.js";
 import { failedEventJson, type FailedEvent } from "../pipeline/failures.js";
 import { resolveTarget } from "../target.js";
-import { table, type Output } from "../ui/output.js";
+import type { Output } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 
 export const failedCommand = defineCommand({
+  examples: ["failed", "failed --local", "failed --json"],
   options: (cmd) => {
     cmd.option("--local", "the local failed store (.imgfn/local/failed) instead of the SQS failure queue", false);
   },
@@ -30,8 +31,8 @@ export function printFailed(out: Output, entries: FailedEvent[], source: string,
     const key = e.keys.length > 1 ? `${e.keys[0]} (+${e.keys.length - 1} more)` : (e.keys[0] ?? c.dim("(no S3 record)"));
     rows.push([key, c.red(`${e.errorType}: ${truncate(e.errorMessage, 100)}`), String(e.attempts), e.lastFailure]);
   }
-  out.print(table(rows));
-  out.info(c.dim(`${entries.length} failed event${entries.length > 1 ? "s" : ""} in ${source}; replay with "imgfn retry --all${local ? " --local" : ""}" or "imgfn retry --key <key>${local ? " --local" : ""}"`));
+  out.print(out.table(rows, { shrink: [0, 1] }));
+  out.info(c.dim(out.runnable(`${entries.length} failed event${entries.length > 1 ? "s" : ""} in ${source}; replay with "imgfn retry --all${local ? " --local" : ""}" or "imgfn retry --key <key>${local ? " --local" : ""}"`)));
 }
 
 const truncate = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);

@@ -16,6 +16,12 @@ import { classifyFiles, parsePositive } from "./predict.js";
 const makeCommand = defineCommand({
   name: "make <files...>",
   description: "Record each image's sha256 and top-k answer (with the model's id and sha256) in a golden file",
+  examples: [
+    "golden make samples/*.jpg -o golden.json",
+    "golden make photos/*.jpg -o golden.json --from reference --python .venv/bin/python",
+    "golden make samples/cat.jpg -o golden.json --top 10 --json",
+  ],
+  globals: ["json"],
   options: (cmd) => {
     cmd
       .requiredOption("-o, --output <file>", "where to write the golden file (image paths are stored relative to it)")
@@ -73,5 +79,7 @@ function defaultPython(): string {
 
 export const goldenCommand = defineCommand({
   description: "Golden files: what a set of images must answer, checked by predict/demo/deploy --golden",
+  examples: ["golden make samples/*.jpg -o golden.json", "predict --golden golden.json", "deploy --golden golden.json"],
+  globals: ["json"],
   subcommands: [makeCommand],
 });

@@ -1,42 +1,79 @@
 import { loadConfig } from "../config.js";
-import { ConfigError } from "../errors.js";
-import { resolveTarget } from "../target.js";
-import { renderLogEvent } from "../ui/logs.js";
+import { parseSince } from "../duration.js";
+import { resolveTarget, type LogEvent } from "../target.js";
+import { renderLogEvent, requestIdOf } from "../ui/logs.js";
 import { defineCommand } from "./command.js";
 
+export { parseSince } from "../duration.js";
+
 export const logsCommand = defineCommand({
+  examples: ["logs --local --follow", "logs --since 2h --filter ERROR", "logs --group --since 1d", "logs --local --json | jq '.[].message'"],
   options: (cmd) => {
     cmd.option("--local", "read the local stack's logs (.imgfn/local/logs) instead of CloudWatch", false);
-    cmd.option("-f, --follow", "keep printing new events until Ctrl-C", false);
+    cmd.option("-f, --follow", "keep printing new events until Ctrl-C (--json: one JSON object per line)", false);
+    cmd.option("-t, --tail", "the same as --follow (wrangler's and SAM's word)", false);
     cmd.option("--since <when>", "start this long ago (30s, 10m, 2h, 1d) or at an ISO time", "10m");
     cmd.option("--filter <text>", "only events whose message contains this text (case-sensitive)");
+    cmd.option("--group", "group the lines by request (a group prints when its REPORT line arrives)", false);
+    cmd.addHelpText("after", "\n--json prints one JSON array of events; with --follow, one event per line (NDJSON), as they arrive.");
   },
   async run(ctx, opts) {
     const since = parseSince(opts.since);
+    const follow = Boolean(opts.follow || opts.tail);
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
     const target = await resolveTarget(ctx, config, { local: opts.local });
-    const c = ctx.out.c;
+    const { out } = ctx;
+    const c = out.c;
+    const collected: LogEvent[] = [];
+    const groups = new Map<string, LogEvent[]>();
+    const print = (events: LogEvent[]) => {
+      if (opts.group && events.length) {
+        const id = requestIdOf(events[0].message);
+        if (id) out.print(c.bold(`── request ${id}`));
+      }
+      for (const e of events) out.print(renderLogEvent(e, c));
+    };
+    const show = (event: LogEvent) => {
+      if (out.json) {
+        if (follow) out.stdout.write(JSON.stringify(event) + "\n");
+        else collected.push(event);
+        return;
+      }
+      if (!opts.group) return print([event]);
+      const id = requestIdOf(event.message);
+      if (!id) return print([event]);
+      const group = groups.get(id) ?? [];
+      group.push(event);
+      groups.set(id, group);
+      // a request is complete at its REPORT line; following, print it then
+      if (follow && /^REPORT RequestId:/.test(event.message)) {
+        groups.delete(id);
+        print(group);
+      }
+    };
     let count = 0;
-    for await (const event of target.logs.events({ since, filter: opts.filter, follow: opts.follow, signal: ctx.signal })) {
-      count++;
-      // --json: the raw events, one JSON document per line (a stream, so not one array)
-      if (ctx.out.json) ctx.out.stdout.write(JSON.stringify(event) + "\n");
-      else ctx.out.print(renderLogEvent(event, c));
+    let caughtUp = false;
+    const events = target.logs.events({ since, filter: opts.filter, follow, signal: ctx.signal });
+    const waiting = () => {
+      if (!caughtUp && follow && !out.json) out.info(c.dim(`waiting for new log events from ${target.description} (Ctrl-C to stop)…`));
+      caughtUp = true;
+    };
+    // the history arrives at once; when nothing new comes for a moment, say that we are waiting
+    let idle: NodeJS.Timeout | undefined = follow ? setTimeout(waiting, 1000) : undefined;
+    try {
+      for await (const event of events) {
+        count++;
+        show(event);
+        if (idle) {
+          clearTimeout(idle);
+          idle = caughtUp ? undefined : setTimeout(waiting, 1000);
+        }
+      }
+    } finally {
+      if (idle) clearTimeout(idle);
     }
-    if (count === 0 && !opts.follow) ctx.out.info(`no log events since ${new Date(since).toISOString()}${opts.filter ? ` matching "${opts.filter}"` : ""} (${target.description})`);
+    for (const group of groups.values()) print(group); // requests still running, or the history's
+    if (out.json && !follow) out.result(collected);
+    if (count === 0 && !follow) out.info(`no log events since ${new Date(since).toISOString()}${opts.filter ? ` matching "${opts.filter}"` : ""} (${target.description})`);
   },
 });
-
-/** "10m" → epoch ms ten minutes ago; an ISO date is taken as is. */
-export function parseSince(value: string, now = Date.now()): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/.exec(value.trim());
-  if (m) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as "ms"];
-    return now - Number(m[1]) * unit;
-  }
-  // Date.parse reads "10" as October 2001 and "2024" as a year: a bare number is a duration
-  // without its unit, so it is refused rather than guessed
-  const t = /^\s*\d+(\.\d+)?\s*$/.test(value) ? NaN : Date.parse(value);
-  if (Number.isNaN(t)) throw new ConfigError(`--since must be a duration like 30s, 10m, 2h, 1d or an ISO time (got "${value}")`);
-  return t;
-}

@@ -1,14 +1,16 @@
 import { ModelError } from "../errors.js";
 import { cachedWeightsPath, resolveWeights } from "../model/resolve.js";
-import { loadManifest } from "../model/spec.js";
+import { loadManifest, loadManifestLabels } from "../model/spec.js";
 import { defaultManifestPath } from "../paths.js";
-import { formatBytes, table } from "../ui/output.js";
+import { formatBytes } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
 
 const fetchCommand = defineCommand({
   name: "fetch",
   description: "Put the model's weights in the user cache (mirror or download, checksum verified)",
+  examples: ["model fetch", "model fetch --model my-model/model.json"],
+  globals: ["json"],
   options: (cmd) => cmd.option("-m, --model <path>", "model manifest (.json); default: bundled MobileNetV2"),
   async run(ctx, opts) {
     const manifest = await loadManifest(opts.model ?? defaultManifestPath());
@@ -28,6 +30,8 @@ const fetchCommand = defineCommand({
 const infoCommand = defineCommand({
   name: "info",
   description: "Print the model manifest and where its weights resolve from",
+  examples: ["model info", "model info --model my-model.onnx --labels labels.txt --json"],
+  globals: ["json"],
   options: (cmd) => modelOptions(cmd),
   async run(ctx, opts) {
     let weights: { path: string; source: string; sha256: string; bytes: number } | { error: string; hint?: string };
@@ -38,8 +42,11 @@ const infoCommand = defineCommand({
     } catch (err) {
       if (!(err instanceof ModelError) || (opts.model && opts.model.endsWith(".onnx"))) throw err;
       // Say what is missing without downloading anything.
-      const manifest = await loadManifest(opts.model ?? defaultManifestPath());
-      spec = { manifest, manifestPath: opts.model ?? defaultManifestPath(), labels: [] as string[] };
+      const manifestPath = opts.model ?? defaultManifestPath();
+      const manifest = await loadManifest(manifestPath);
+      // the labels are beside the manifest: count them even when the weights are missing
+      const labels = await loadManifestLabels(manifest, manifestPath).then((l) => l.labels, () => [] as string[]);
+      spec = { manifest, manifestPath, labels };
       weights = { error: err.message, hint: err.hint };
     }
     const { manifest } = spec;
@@ -59,11 +66,13 @@ const infoCommand = defineCommand({
       ["weights", "error" in weights ? ctx.out.c.red("not available: ") + weights.error : `${weights.path} (${weights.source})`],
     ];
     if (manifest.sha256 && !("error" in weights) && weights.source !== "explicit") rows.push(["cache", cachedWeightsPath(manifest, ctx.env)]);
-    ctx.out.print(table(rows));
-    if ("error" in weights && weights.hint) ctx.out.print(`\nnext step: ${weights.hint}`);
+    ctx.out.print(ctx.out.table(rows, { shrink: [1] }));
+    if ("error" in weights && weights.hint) ctx.out.print(`\nnext step: ${ctx.out.runnable(weights.hint)}`);
   },
 });
 
 export const modelCommand = defineCommand({
+  examples: ["model info", "model fetch", "model info --model my-model.onnx --labels labels.txt", "model info --json"],
+  globals: ["json"],
   subcommands: [fetchCommand, infoCommand],
 });

@@ -20,6 +20,7 @@ function openCommand(): string[] {
 }
 
 export const reportCommand = defineCommand({
+  examples: ["report --local --open", "report --since 1d --output today.html", "report --prefix results/batch-1/ --limit 200"],
   options: (cmd) => {
     cmd.option("--local", "report on the local stack's results (imgfn dev) instead of AWS", false);
     cmd.option("-o, --output <file>", "where to write the HTML file", "report.html");

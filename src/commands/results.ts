@@ -39,6 +39,7 @@ export function resultKeyFor(key: string, rules: Target["config"]): string {
 }
 
 export const resultsCommand = defineCommand({
+  examples: ["results --local", "results --errors --since 1d", "results --label cat --limit 10", "results uploads/cat.jpg --json"],
   options: (cmd) => {
     cmd.option("--local", "read the local stack's results (imgfn dev) instead of AWS", false);
     cmd.option("--prefix <prefix>", "only results under this key prefix (default: the configured output prefix)");

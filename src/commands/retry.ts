@@ -24,6 +24,7 @@ interface Replayed {
 }
 
 export const retryCommand = defineCommand({
+  examples: ["retry --all", "retry --key uploads/cat.jpg", "retry --all --local", "retry --all --no-wait --json"],
   options: (cmd) => {
     cmd.option("--all", "replay every failed event", false);
     cmd.option("--key <key>", "replay the failed events for this object key");

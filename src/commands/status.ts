@@ -2,21 +2,25 @@ import { createClients } from "../aws/clients.js";
 import { withAwsErrors } from "../aws/errors.js";
 import { status } from "../aws/status.js";
 import { loadConfig } from "../config.js";
-import { formatMs, table } from "../ui/output.js";
+import { formatSpan, parseSince } from "../duration.js";
+import { formatMs } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 
 export const statusCommand = defineCommand({
+  examples: ["status", "status --since 2h", "status --since 7d --json", "status --region eu-west-1 --profile prod"],
   options: (cmd) => {
-    cmd.option("--since <hours>", "summarise invocations of the last N hours", "24").option("--bucket <name>", "the bucket to look for the trigger in (default: the one the function was deployed to)");
+    cmd
+      .option("--since <when>", "summarise invocations since this long ago (30m, 2h, 1d) or an ISO time", "24h")
+      .option("--bucket <name>", "the bucket to look for the trigger in (default: the one the function was deployed to)");
   },
   async run(ctx, opts) {
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
-    const hours = Number(opts.since);
-    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { bucket: opts.bucket, since: Date.now() - (Number.isFinite(hours) && hours > 0 ? hours : 24) * 3600_000 }), ctx.globals);
+    const since = parseSince(opts.since);
+    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { bucket: opts.bucket, since }), ctx.globals);
     ctx.out.result(report);
     const { c } = ctx.out;
     if (!report.deployed) {
-      ctx.out.print(`${c.bold(`imgfn-${config.app}`)} is not deployed in ${report.region} (account ${report.account}). Run: imgfn deploy`);
+      ctx.out.print(`${c.bold(`imgfn-${config.app}`)} is not deployed in ${report.region} (account ${report.account}). Run: ${ctx.out.cmd("deploy")}`);
       return;
     }
     const f = report.function!;
@@ -33,7 +37,7 @@ export const statusCommand = defineCommand({
       [
         "invocations",
         l.logGroupExists
-          ? `${l.invocations} in the last ${Math.round((Date.now() - l.since) / 3600_000)} h${l.invocations ? `, avg ${formatMs(l.averageDuration ?? 0)}, ${l.coldStarts} cold` : ""}${l.lastInvocation ? `, last ${new Date(l.lastInvocation).toISOString()}` : ""}`
+          ? `${l.invocations} in the last ${formatSpan(Date.now() - l.since)}${l.invocations ? `, avg ${formatMs(l.averageDuration ?? 0)}, ${l.coldStarts} cold` : ""}${l.lastInvocation ? `, last ${new Date(l.lastInvocation).toISOString()}` : ""}`
           : "none yet (no log group)",
       ],
       ["errors", l.errors ? c.red(`${l.errors}${l.lastError ? ` — last: ${l.lastError}` : ""}`) : "0"],
@@ -46,9 +50,9 @@ export const statusCommand = defineCommand({
             : `0 waiting in ${report.failureQueue}`,
       ],
     ];
-    ctx.out.print(table(rows));
+    ctx.out.print(ctx.out.table(rows, { shrink: [1] }));
     if (report.drift.length) {
-      ctx.out.print(c.yellow(`\nDrift from the config (imgfn deploy fixes it):`));
+      ctx.out.print(c.yellow(`\nDrift from the config (${ctx.out.cmd("deploy")} fixes it):`));
       for (const d of report.drift) ctx.out.print(`  ~ ${d}`);
     } else ctx.out.print(c.dim("\nNo drift: the deployment matches the config."));
   },

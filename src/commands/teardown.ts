@@ -3,10 +3,12 @@ import { withAwsErrors } from "../aws/errors.js";
 import { awsRuntime } from "../aws/runtime.js";
 import { teardown } from "../aws/teardown.js";
 import { loadConfig } from "../config.js";
-import { table } from "../ui/output.js";
+import { ConfigError } from "../errors.js";
 import { defineCommand } from "./command.js";
 
 export const teardownCommand = defineCommand({
+  examples: ["teardown --dry-run", "teardown", "teardown --yes --keep-logs", "teardown --delete-bucket --yes --region eu-west-1"],
+  globals: ["json", "yes", "region", "profile", "endpoint-url", "config"],
   options: (cmd) => {
     cmd
       .option("--keep-logs", "keep the function's log group")
@@ -17,6 +19,10 @@ export const teardownCommand = defineCommand({
   },
   async run(ctx, opts) {
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
+    // without a terminal nobody can answer the confirmation: say so before any AWS call
+    if (!opts.dryRun && !ctx.globals.yes && !awsRuntime.stdinIsTTY()) {
+      throw new ConfigError("teardown deletes resources and needs confirmation, but stdin is not a terminal", { hint: "run again with --yes (or --dry-run to see what would go)" });
+    }
     const report = await withAwsErrors(
       async () =>
         teardown(ctx, config, { bucket: opts.bucket, keepLogs: opts.keepLogs, deleteBucket: opts.deleteBucket, force: opts.force, dryRun: opts.dryRun }, {
@@ -34,7 +40,7 @@ export const teardownCommand = defineCommand({
     }
     if (report.dryRun) {
       ctx.out.print(`Would delete (nothing was changed):`);
-      ctx.out.print(table(report.items.filter((i) => i.action !== "absent").map((i) => [i.action === "delete" ? "-" : "·", i.step, i.resource, i.changes.join("; ")]), { indent: 2 }));
+      ctx.out.print(ctx.out.table(report.items.filter((i) => i.action !== "absent").map((i) => [i.action === "delete" ? "-" : "·", i.step, i.resource, i.changes.join("; ")]), { indent: 2, shrink: [2, 3] }));
       return;
     }
     const deleted = report.items.filter((i) => i.action === "delete").length;

@@ -185,6 +185,7 @@ export class GoldenMismatch extends UserError {
     const moved = report.rows.filter((r) => r.moved).length;
     super(`golden check failed: ${moved} of ${report.files} file${report.files > 1 ? "s" : ""} moved past the tolerance (${report.tolerance})`, {
       hint: "if the change is intended (a new model or preprocessing), make the golden file again: imgfn golden make …; otherwise compare with: imgfn predict --golden <file>",
+      resultStands: true,
     });
     this.name = "GoldenMismatch";
   }

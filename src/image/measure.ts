@@ -57,7 +57,7 @@ export async function measureAppLayers(architecture: Architecture, opts: { naive
       await writeFile(join(dir, "package.json"), packageJson);
       if (lock) await writeFile(join(dir, "package-lock.json"), lock);
       // What a Dockerfile without pruning gets on linux/<arch> (install scripts off: offline-safe).
-      await execa("npm", [lock ? "ci" : "install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${nodeArch(architecture)}`, "--libc=glibc"], { cwd: dir, env: { ...env, npm_config_onnxruntime_node_install: "skip" } });
+      await execa("npm", [lock ? "ci" : "install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${nodeArch(architecture)}`, "--libc=glibc"], { cwd: dir, env: { ...env, ONNXRUNTIME_NODE_INSTALL: "skip" } });
       const entries: LayerEntry[] = (await filesUnder(join(dir, "node_modules"))).map((f) => ({ path: `var/task/${relative(dir, f)}`, type: "file", source: f }));
       const naive = await buildLayer(entries, { store, useCache: false });
       result.naiveNodeModules = { compressed: naive.size, uncompressed: naive.uncompressedSize };

@@ -86,9 +86,7 @@ export class OciBuilder implements ImageBuilder {
       config.os = "linux";
       if (base.config.architecture !== config.architecture) delete config.variant;
       config.created = created;
-      const baseEnv: string[] = (config.config?.Env ?? []).filter((e: string) => !e.startsWith("ORT_DISABLE_TELEMETRY="));
-      // see functionEnvironment (config.ts): the image carries it too, for a function deployed without imgfn
-      config.config = { ...(config.config ?? {}), Env: [...baseEnv, "ORT_DISABLE_TELEMETRY=1"], WorkingDir: "/var/task", Cmd: [req.staged.handler] };
+      config.config = { ...(config.config ?? {}), WorkingDir: "/var/task", Cmd: [req.staged.handler], Env: withEnv(config.config?.Env, IMAGE_ENV) };
       config.rootfs = { type: "layers", diff_ids: [...(base.config.rootfs?.diff_ids ?? []), ...appLayers.map((l) => l.diffId)] };
       config.history = [...(base.config.history ?? []), ...appLayers.map((l) => ({ created, created_by: `imgfn build: ${l.kind}`, comment: l.description }))];
       if (config.rootfs.diff_ids.length !== baseLayers.length + appLayers.length) {
@@ -205,4 +203,17 @@ function ociLayerType(mediaType: string, image: string): string {
 
 function bytes(n: number): string {
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Set in the image (as the Dockerfile's ENV does): stacks in the logs name handler/*.ts lines. */
+export const IMAGE_ENV = {
+  NODE_OPTIONS: "--enable-source-maps",
+  // see functionEnvironment (config.ts): the image carries it too, for a function deployed without imgfn
+  ORT_DISABLE_TELEMETRY: "1",
+};
+
+/** The base's environment with `vars` set (replacing a variable of the same name). */
+export function withEnv(base: string[] | undefined, vars: Record<string, string>): string[] {
+  const kept = (base ?? []).filter((e) => !(e.split("=")[0] in vars));
+  return [...kept, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
 }

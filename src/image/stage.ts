@@ -54,6 +54,12 @@ export async function stageFunction(spec: ModelSpec, dir: string, opts: { linkNo
   await placeFile(bundle, join(dir, "index.mjs")).catch((err) => {
     throw new Error(`the function bundle ${bundle} is missing; run "npm run build"`, { cause: err });
   });
+  // the source map, when the build wrote one, so stacks point at handler/*.ts lines
+  const map = `${bundle}.map`;
+  const hasMap = await placeFile(map, join(dir, "index.mjs.map")).then(
+    () => true,
+    () => false,
+  );
   await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }) + "\n");
   // The staged manifest names files beside it, whatever paths the user's manifest used.
   const manifest = { ...spec.manifest, file: spec.manifest.file.split("/").pop()!, labels: "labels.json", sha256: spec.weights.sha256 };
@@ -73,7 +79,7 @@ export async function stageFunction(spec: ModelSpec, dir: string, opts: { linkNo
     dir,
     handler: "index.handler",
     files: {
-      handler: ["index.mjs", "package.json"],
+      handler: ["index.mjs", ...(hasMap ? ["index.mjs.map"] : []), "package.json"],
       model: ["model/model.json", "model/labels.json", `model/${manifest.file}`],
     },
   };

@@ -138,7 +138,8 @@ class Environment {
     this.proc = fork(script, [], {
       cwd: o.taskRoot,
       env: emu.environmentFor(this.logStreamName),
-      execArgv: [`--max-old-space-size=${heapMb}`],
+      // source-mapped stacks, as NODE_OPTIONS gives them in the image (src/image/oci.ts)
+      execArgv: [`--max-old-space-size=${heapMb}`, "--enable-source-maps"],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     this.exited = new Promise((resolve) => this.proc.once("exit", (code, signal) => resolve({ code, signal })));

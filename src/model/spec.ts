@@ -67,11 +67,15 @@ export async function loadModel(choice: ModelChoice = {}, resolveOpts: ResolveOp
   if (choice.preprocess || choice.inputName || choice.outputName || choice.outputKind) {
     throw new ConfigError("preprocessing and input/output flags apply to a bare .onnx model; edit the manifest instead");
   }
-  const dir = dirname(modelPath);
-  const labelsPath = isAbsolute(manifest.labels) ? manifest.labels : join(dir, manifest.labels);
+  const { labels, labelsPath } = await loadManifestLabels(manifest, modelPath);
+  return { manifest, manifestPath: modelPath, labels, labelsPath, weights: await weightsFor(manifest, dirname(modelPath), choice, resolveOpts) };
+}
+
+/** The class names a manifest names (a path relative to the manifest's folder), without the weights. */
+export async function loadManifestLabels(manifest: ModelManifest, manifestPath: string): Promise<{ labels: string[]; labelsPath: string }> {
+  const labelsPath = isAbsolute(manifest.labels) ? manifest.labels : join(dirname(manifestPath), manifest.labels);
   const labelsText = await readText(labelsPath, "labels file");
-  const labels = wrap(() => parseLabels(labelsText, labelsPath));
-  return { manifest, manifestPath: modelPath, labels, labelsPath, weights: await weightsFor(manifest, dir, choice, resolveOpts) };
+  return { labels: wrap(() => parseLabels(labelsText, labelsPath)), labelsPath };
 }
 
 async function weightsFor(manifest: ModelManifest, dir: string, choice: ModelChoice, opts: ResolveOptions): Promise<ResolvedWeights> {

@@ -44,25 +44,82 @@ export function parseHandlerLine(message: string): Record<string, any> | undefin
   }
 }
 
+/** The request an event belongs to: START/END/REPORT name it, the runtime's console prefix carries it, JSON lines hold it. */
+export function requestIdOf(message: string): string | undefined {
+  const named = /^(?:START|END|REPORT) RequestId: (\S+)/.exec(message);
+  if (named) return named[1];
+  const parts = message.split("\t");
+  if (parts.length >= 4 && /^[0-9a-f-]{8,}$/i.test(parts[1])) return parts[1];
+  const json = parseHandlerLine(message);
+  return typeof json?.requestId === "string" ? json.requestId : undefined;
+}
+
+/** Lambda's "Invoke Error" / "Init Error" line: the error the runtime reports, with its stack. */
+export function parseRuntimeError(message: string): { kind: string; errorType: string; errorMessage: string; stack: string[] } | undefined {
+  const parts = message.split("\t");
+  const body = (parts.length >= 4 ? parts.slice(3).join("\t") : message).trim();
+  const m = /^(Invoke Error|Init Error|uncaughtException|unhandledRejection)\s*(\{[\s\S]*\})\s*$/.exec(body);
+  if (!m) return undefined;
+  try {
+    const e = JSON.parse(m[2]);
+    const stack: string[] = (Array.isArray(e.stack) ? e.stack : Array.isArray(e.trace) ? e.trace : typeof e.stack === "string" ? e.stack.split("\n") : []).map(String);
+    return { kind: m[1], errorType: String(e.errorType ?? "Error"), errorMessage: String(e.errorMessage ?? ""), stack: stack.map((l) => l.trim()).filter((l) => l.startsWith("at ")) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Short request id shown on every line, so two workers' lines can be told apart. */
+const shortId = (id: string | undefined) => (id ?? "-").slice(0, 8).padEnd(8);
+/** Frames shown for an error; the rest is summarised. */
+const STACK_FRAMES = 8;
+
+/** The throwing frame, then the function's own frames (handler/*.ts through the source map) before library ones. */
+function interestingFrames(stack: string[]): string[] {
+  const own = stack.slice(1).filter((f) => !/node_modules|node:internal|\(node:/.test(f));
+  const rest = stack.slice(1).filter((f) => !own.includes(f));
+  return [...stack.slice(0, 1), ...own, ...rest].slice(0, STACK_FRAMES);
+}
+
+/** "/var/task/node_modules/x/y.js:1:2" → "node_modules/x/y.js:1:2": the part that says where. */
+function shortenFrame(frame: string): string {
+  return frame.replace(/(\(|at )\/[^()\s]*?\/((?:node_modules|handler|src)\/[^()\s]+)/, "$1$2");
+}
+
 export function renderLogEvent(event: LogEvent, c: Colors): string {
   const time = new Date(event.timestamp).toISOString().slice(11, 23);
   const msg = event.message.replace(/\n$/, "");
+  const prefix = `${c.dim(time)} ${c.dim(shortId(requestIdOf(msg)))}`;
   const report = parseReport(msg);
   if (report) {
     const init = report.initDuration !== undefined ? `, cold start ${report.initDuration.toFixed(0)} ms init` : "";
-    return `${c.dim(time)} ${c.dim("REPORT")} ${report.requestId.slice(0, 8)} ${report.duration.toFixed(1)} ms (billed ${report.billedDuration} ms), ${report.maxMemoryUsed}/${report.memorySize} MB${init}`;
+    return `${prefix} ${c.dim("REPORT")} ${report.duration.toFixed(1)} ms (billed ${report.billedDuration} ms), ${report.maxMemoryUsed}/${report.memorySize} MB${init}`;
   }
-  if (/^(START|END) RequestId:/.test(msg)) return `${c.dim(time)} ${c.dim(msg.split(" Version:")[0])}`;
+  if (/^(START|END) RequestId:/.test(msg)) return `${prefix} ${c.dim(msg.split(" RequestId:")[0])}`;
+  const runtimeError = parseRuntimeError(msg);
+  if (runtimeError) {
+    const shown = interestingFrames(runtimeError.stack);
+    const frames = shown.map((f) => `\n${" ".repeat(22)}${c.dim(shortenFrame(f))}`).join("");
+    const more = runtimeError.stack.length > shown.length ? `\n${" ".repeat(22)}${c.dim(`… ${runtimeError.stack.length - shown.length} more frames`)}` : "";
+    return `${prefix} ${c.red("ERROR")} ${runtimeError.kind}: ${c.bold(runtimeError.errorType)}: ${runtimeError.errorMessage}${frames}${more}`;
+  }
   const json = parseHandlerLine(msg);
   if (json) {
     const level = String(json.level ?? "info");
     const tag = level === "error" ? c.red("ERROR") : level === "warn" ? c.yellow("WARN ") : c.green("INFO ");
     if (json.msg === "classified") {
       const t = json.timings ?? {};
-      return `${c.dim(time)} ${tag} ${c.bold(json.key)} → ${json.top1} (${((json.score ?? 0) * 100).toFixed(1)}%) ${c.dim(`total ${t.total} ms, inference ${t.inference} ms${json.coldStart ? ", cold" : ""}`)}`;
+      return `${prefix} ${tag} ${c.bold(json.key)} → ${json.top1} (${((json.score ?? 0) * 100).toFixed(1)}%) ${c.dim(`total ${t.total} ms, inference ${t.inference} ms${json.coldStart ? ", cold" : ""}`)}`;
     }
     const detail = json.error ? `${json.error.code ?? json.error.name}: ${json.error.message}` : (json.reason ?? "");
-    return `${c.dim(time)} ${tag} ${json.msg}${json.key ? " " + c.bold(json.key) : ""}${detail ? " — " + detail : ""}`;
+    return `${prefix} ${tag} ${json.msg}${json.key ? " " + c.bold(json.key) : ""}${detail ? " — " + detail : ""}`;
   }
-  return `${c.dim(time)} ${msg}`;
+  // a plain console line: drop the runtime's time and request id prefix, both already shown
+  const parts = msg.split("\t");
+  if (parts.length >= 4 && /^\d{4}-\d\d-\d\dT/.test(parts[0])) {
+    const level = parts[2];
+    const tag = level === "ERROR" ? c.red("ERROR") : level === "WARN" ? c.yellow("WARN ") : c.dim(level.padEnd(5));
+    return `${prefix} ${tag} ${parts.slice(3).join("\t")}`;
+  }
+  return `${prefix} ${msg}`;
 }

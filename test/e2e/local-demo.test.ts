@@ -47,13 +47,15 @@ describe("imgfn demo", () => {
   });
 
   it("says a file the trigger does not match is not processed, instead of waiting for a result that never comes", async () => {
-    const gif = join(cwd, "photo.gif");
-    await writeFile(gif, "GIF89a");
-    const res = await imgfn(["demo", "--json", "--timeout", "30", gif], cwd);
+    // (every format the function decodes triggers by default; a bitmap does not)
+    const bmp = join(cwd, "photo.bmp");
+    await writeFile(bmp, "BM");
+    const res = await imgfn(["demo", "--json", "--timeout", "30", bmp], cwd);
     expect(res.exitCode).toBe(1);
     const out = JSON.parse(res.stdout);
-    expect(out.results[0]).toMatchObject({ key: "uploads/photo.gif", status: "missing" });
+    expect(out.results[0]).toMatchObject({ key: "uploads/photo.bmp", status: "missing" });
     expect(out.results[0].error.message).toMatch(/^not processed: key does not end with one of \.jpg/);
+    expect(res.stderr).toContain(`warning: photo.bmp: the trigger will not fire`);
     expect(res.stderr).toContain("1 of 1 image did not classify");
   });
 

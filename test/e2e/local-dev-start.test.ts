@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { bin, cliEnv, descendants, isGone, until } from "./helpers.js";
 
@@ -61,15 +62,32 @@ describe("starting imgfn dev", () => {
     expect(existsSync(join(project, ".imgfn", "local", "dev.json"))).toBe(false);
   });
 
-  it("prints an upload command whose sample path exists from the user's folder", async () => {
+  it("prints next steps that run as printed from the user's folder: upload, aws s3 cp, invoke, event | curl", async () => {
     const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-hint-"));
     dirs.push(project);
     const { dev, exit, out } = startDev(project, []);
-    const hint = await until("the upload hint", () => {
+    const hints = await until("the copy-paste commands", () => {
       if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
-      return /try:\s+imgfn upload --local (\S+)/.exec(out.stdout)?.[1];
+      const block = /try:([\s\S]*?)\n\n/.exec(out.stdout)?.[1];
+      return block?.split("\n").map((l) => l.trim()).filter(Boolean);
     });
-    expect(existsSync(resolve(project, hint.replace(/^'|'$/g, "")))).toBe(true);
+    expect(hints).toHaveLength(4);
+    // started as `node <path>/bin/imgfn.js` outside any project that has imgfn: that is what it prints
+    expect(hints[0]).toMatch(/^node \S*bin\/imgfn\.js upload --local \S+$/);
+    const samplePath = /s3 cp (\S+) s3:/.exec(hints[1])![1];
+    expect(existsSync(resolve(project, samplePath))).toBe(true);
+    const run = (cmd: string) => execa("bash", ["-c", cmd], { cwd: project, env: cliEnv(), extendEnv: false, reject: false, timeout: 60_000 });
+    const upload = await run(hints[0]);
+    expect(upload.exitCode).toBe(0);
+    expect(upload.stdout).toMatch(/uploads\/cat\.jpg\s+(Egyptian cat|tabby, tabby cat|tiger cat)/);
+    const cp = await run(hints[1]);
+    expect(cp.stderr).toBe("");
+    expect(cp.exitCode).toBe(0);
+    const invoke = await run(hints[2]);
+    expect(invoke.exitCode).toBe(0);
+    expect(invoke.stdout).toMatch(/^REPORT /m);
+    const curl = await run(hints[3]);
+    expect(JSON.parse(curl.stdout)).toEqual({ results: [{ key: "uploads/cat.jpg", status: "classified", outputKey: "results/cat.jpg.json" }] });
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
   });

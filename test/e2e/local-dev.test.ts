@@ -3,14 +3,18 @@
 // Needs `npm run build` and IMGFN_MODEL_MIRROR (set by CI) or a cached model.
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execa } from "execa";
+import sharp from "sharp";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultApp } from "../../src/config.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localS3Client } from "../../src/local/s3.js";
 import { waitForResult } from "../../src/pipeline/upload.js";
 import { parseHandlerLine, parseReport } from "../../src/ui/logs.js";
+import { imgfnUnderPty } from "../helpers/pty.js";
 import { bin, cliEnv, descendants, imgfn, isGone, sample, until } from "./helpers.js";
 
 let project: string;
@@ -20,6 +24,8 @@ let state: any;
 let s3: S3Client;
 let catBytes: Buffer;
 const stdoutLines: string[] = [];
+/** A latency as formatMs prints it: "502 ms" or "1.25 s". */
+const MS = String.raw`(?:\d+ ms|\d+\.\d\d s)`;
 /** Every key this file uploads that matches the trigger rules (each must run exactly once). */
 const triggering: string[] = [];
 
@@ -64,7 +70,8 @@ afterAll(async () => {
 
 describe("imgfn dev (real stack)", () => {
   it("records its endpoints in .imgfn/local/dev.json", async () => {
-    expect(state).toMatchObject({ status: "running", pid: dev.pid, bucket: "imgfn-imgfn-local", inputPrefix: "uploads/", outputPrefix: "results/" });
+    // the app name comes from the project folder's name
+    expect(state).toMatchObject({ status: "running", pid: dev.pid, bucket: `imgfn-${defaultApp(project)}-local`, inputPrefix: "uploads/", outputPrefix: "results/" });
     const file = JSON.parse(await readFile(join(project, ".imgfn", "local", "dev.json"), "utf8"));
     expect(file).toMatchObject({ pid: dev.pid, s3Endpoint: state.s3Endpoint, invokeEndpoint: state.invokeEndpoint });
     // the function it runs is the staged bundle, as in the image
@@ -175,9 +182,98 @@ describe("imgfn dev (real stack)", () => {
     expect(human.exitCode).toBe(0);
     expect(human.stdout).toMatch(/uploads\/espresso\.jpg → espresso \(\d+\.\d%\)/);
     const json = await imgfn(["logs", "--local", "--json", "--since", "1h", "--filter", "REPORT"], project);
-    const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines: any[] = JSON.parse(json.stdout); // one document: an array of events
     expect(lines.length).toBe(triggering.length);
     expect(lines.every((l) => l.message.startsWith("REPORT RequestId:") && typeof l.timestamp === "number" && l.logStreamName)).toBe(true);
+  });
+
+  it("upload: every decoded format triggers, top-k rows, a summary line, and ✔ only when all were classified", async () => {
+    const photos = join(project, "formats");
+    await mkdir(photos, { recursive: true });
+    await writeFile(join(photos, "cat.jpg"), catBytes);
+    await writeFile(join(photos, "cat.gif"), await sharp(catBytes).gif().toBuffer());
+    await writeFile(join(photos, "cat.TIFF"), await sharp(catBytes).tiff().toBuffer());
+    await writeFile(join(photos, "espresso.webp"), await sharp(await readFile(sample("espresso.jpg"))).webp().toBuffer());
+    const ok = await imgfn(["upload", "--local", "formats", "--prefix", "uploads/formats/"], project);
+    triggering.push("formats/cat.jpg", "formats/cat.gif", "formats/cat.TIFF", "formats/espresso.webp");
+    expect(ok.stderr).not.toContain("warning");
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stderr).toMatch(/✔ Uploading 4 files to s3:\/\/\S+\/uploads\/formats\/ \(local stack\): all processed/);
+    // top-3 per image: the top class on the key's row, the next two below it
+    const rows = ok.stdout.split("\n");
+    const gif = rows.findIndex((l) => l.startsWith("uploads/formats/cat.gif"));
+    expect(gif).toBeGreaterThan(0);
+    expect(rows[gif]).toMatch(new RegExp(`(Egyptian cat|tabby|tiger cat)\\s+\\d+\\.\\d%\\s+${MS}$`));
+    expect(rows[gif + 1]).toMatch(/^\s+\S.*\d+\.\d%$/);
+    expect(rows[gif + 2]).toMatch(/^\s+\S.*\d+\.\d%$/);
+    expect(rows.at(-1)).toMatch(new RegExp(`^4 done, 0 errors; end-to-end p50 ${MS}, p95 ${MS}$`));
+
+    // 4 of 5 bad: the step ends with ⚠, the summary counts them, exit code 1
+    const mixed = join(project, "mixed");
+    await mkdir(mixed, { recursive: true });
+    await writeFile(join(mixed, "good.jpg"), catBytes);
+    for (let i = 1; i <= 4; i++) await writeFile(join(mixed, `bad${i}.jpg`), `not an image ${i}`);
+    const bad = await imgfn(["upload", "--local", "mixed", "--prefix", "uploads/mixed/"], project);
+    triggering.push("mixed/good", "mixed/bad1", "mixed/bad2", "mixed/bad3", "mixed/bad4");
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/⚠ Uploading 5 files .*: 4 of 5 failed/);
+    expect(bad.stderr).not.toContain("✔ Uploading");
+    expect(bad.stderr).toMatch(/… \d\/5 processed/); // plain progress lines without a terminal
+    expect(bad.stdout).toMatch(new RegExp(`^1 done, 4 errors; end-to-end p50 ${MS}, p95 ${MS}$`, "m"));
+  });
+
+  it("upload on an 80-column terminal shows n/N with a bar, and its table fits", async () => {
+    const many = join(project, "many");
+    await mkdir(many, { recursive: true });
+    for (let i = 0; i < 20; i++) await writeFile(join(many, `cat-${String(i).padStart(2, "0")}-with-a-rather-long-file-name-for-the-key-column.jpg`), catBytes);
+    const r = await imgfnUnderPty(["upload", "--local", "many", "--prefix", "uploads/many/", "--concurrency", "2"], { columns: 80, cwd: project, timeoutSeconds: 120 });
+    for (let i = 0; i < 20; i++) triggering.push(`many/${i}`);
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toMatch(/▕[█░]{20}▏ \d+\/20 processed/);
+    // eslint-disable-next-line no-control-regex
+    const lines = r.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").split(/\r?\n/);
+    const rows = lines.filter((l) => l.startsWith("uploads/many/"));
+    expect(rows).toHaveLength(20);
+    for (const l of [...rows, ...lines.filter((l) => /^\s+\S.*%$/.test(l))]) expect([...l.replace(/\r/g, "")].length).toBeLessThanOrEqual(80);
+    expect(rows[0]).toContain("…"); // the long keys are cut, not wrapped
+  }, 150_000);
+
+  it("upload warns before uploading a file the trigger will not fire for, naming the suffixes setting", async () => {
+    await writeFile(join(project, "scan.bmp"), "BM");
+    const r = await imgfn(["upload", "--local", "scan.bmp"], project);
+    expect(r.exitCode).toBe(1);
+    const warning = r.stderr.indexOf(`warning: scan.bmp: the trigger will not fire`);
+    expect(warning).toBeGreaterThanOrEqual(0);
+    expect(r.stderr).toContain(`add the suffix to "suffixes" in imgfn.config.json`);
+    expect(warning).toBeLessThan(r.stderr.indexOf("Uploading 1 file"));
+  });
+
+  it("invoke --local prints the predictions and the REPORT line", async () => {
+    const r = await imgfn(["invoke", "--local", "--key", "uploads/cat.jpg"], project);
+    triggering.push("(invoke cli, human)");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^uploads\/cat\.jpg {2}classified → results\/cat\.jpg\.json$/m);
+    expect(r.stdout).toMatch(/^\s+1\.\s+\d+\.\d%\s+(Egyptian cat|tabby, tabby cat|tiger cat)$/m);
+    expect(r.stdout).toMatch(new RegExp(`^REPORT [0-9a-f-]{36} {2}duration (?:\\d+\\.\\d ms|${MS}) \\(billed \\d+ ms\\), memory \\d+/1024 MB`, "m"));
+  });
+
+  it("`imgfn event s3` pipes into curl -d @- and into invoke --event, with S3's key encoding", async () => {
+    const key = "uploads/my photos/café + crème ü 猫.jpg";
+    const event = await imgfn(["event", "s3", "--key", key], project);
+    expect(event.exitCode).toBe(0);
+    const doc = JSON.parse(event.stdout);
+    expect(doc.Records[0].s3.object.key).toBe("uploads/my+photos/caf%C3%A9+%2B+cr%C3%A8me+%C3%BC+%E7%8C%AB.jpg");
+    expect(doc.Records[0].s3.bucket.name).toBe(state.bucket); // the running dev's bucket
+    const curl = await execa("bash", ["-c", `node ${bin} event s3 --key '${key}' | curl -s -XPOST ${state.invokeEndpoint}/2015-03-31/functions/function/invocations -d @-`], { cwd: project, env: cliEnv(), extendEnv: false });
+    expect(JSON.parse(curl.stdout)).toEqual({ results: [{ key, status: "classified", outputKey: `results/${key.slice("uploads/".length)}.json` }] });
+    await writeFile(join(project, "event.json"), event.stdout);
+    const invoked = await imgfn(["invoke", "--local", "--event", "event.json", "--json"], project);
+    triggering.push("(event | curl)", "(invoke --event)");
+    expect(invoked.exitCode).toBe(0);
+    const out = JSON.parse(invoked.stdout);
+    expect(out.records[0]).toMatchObject({ key, status: "classified" });
+    expect(out.records[0].result.predictions.length).toBeGreaterThan(0);
+    expect(out.report).toMatchObject({ requestId: out.requestId, memorySize: 1024 });
   });
 
   it("stops everything on SIGINT, leaving no process behind", async () => {

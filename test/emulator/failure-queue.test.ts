@@ -10,12 +10,12 @@ import { createServer, request, type Server } from "node:http";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findPending } from "../../src/pipeline/backfill.js";
 import { runCli } from "../helpers/cli.js";
 import { s3Event, s3Record } from "../helpers/events.js";
 import { motoUnavailable, startMoto, type Moto } from "../helpers/moto.js";
+import { zipOf } from "../helpers/zip.js";
 
 const skip = motoUnavailable();
 let moto: Moto;
@@ -51,35 +51,6 @@ async function startRecorder(upstream: URL): Promise<void> {
   });
   await new Promise<void>((r) => recorder.listen(0, "127.0.0.1", r));
   recorderEndpoint = `http://127.0.0.1:${(recorder.address() as { port: number }).port}`;
-}
-
-/** A one-file zip archive (stored, no compression): the smallest function package Lambda takes. */
-function zipOf(name: string, text: string): Buffer {
-  const data = Buffer.from(text);
-  const file = Buffer.from(name);
-  const crc = crc32(data);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(file.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(data.length, 24);
-  central.writeUInt16LE(file.length, 28);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(46 + file.length, 12);
-  end.writeUInt32LE(30 + file.length + data.length, 16);
-  return Buffer.concat([local, file, data, central, file, end]);
 }
 
 /** A Lambda on-failure destination record, as Lambda writes it to the queue. */

@@ -25,7 +25,7 @@ function sink() {
 export async function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<CliRun> {
   const out = sink();
   const err = sink();
-  const code = await main(args, { stdout: out.stream, stderr: err.stream, interactive: false, color: false, ...opts, env: opts.env ?? process.env });
+  const code = await main(args, { stdout: out.stream, stderr: err.stream, interactive: false, color: false, invocation: "imgfn", ...opts, env: opts.env ?? process.env });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 

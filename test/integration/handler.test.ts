@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createHash } from "node:crypto";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stageFunction } from "../../src/image/stage.js";
 import { loadModel } from "../../src/model/spec.js";
 import { startS3, type TestS3 } from "../helpers/s3.js";
@@ -39,6 +39,11 @@ beforeAll(async () => {
     if (req.url!.includes("flaky")) {
       res.writeHead(503, { "content-type": "application/xml" });
       return res.end(`<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`);
+    }
+    // keys containing "vanished" answer as if the bucket had been deleted meanwhile
+    if (req.url!.includes("vanished")) {
+      res.writeHead(404, { "content-type": "application/xml" });
+      return res.end(`<?xml version="1.0"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>photos</BucketName></Error>`);
     }
     const path = decodeURIComponent(req.url!.split("?")[0]);
     const objectKey = path.startsWith("/photos/") ? path.slice("/photos/".length) : undefined;
@@ -175,6 +180,22 @@ describe("the function against a real S3 server", () => {
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe("SlowDown");
     expect(await s3.list("results/retry/")).toEqual(["results/retry/ok.jpg.json"]);
+  });
+
+  it("logs a permanent S3 error (NoSuchBucket) as one no retry helps, and a transient one as retried", async () => {
+    const logged: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: string) => void logged.push(line));
+    try {
+      const gone = await handler(s3Event(s3Record(s3.bucket, "uploads/vanished/cat.jpg", 1000)), ctx()).catch((e) => e);
+      expect(gone.name).toBe("NoSuchBucket");
+      await handler(s3Event(s3Record(s3.bucket, "uploads/retry/flaky-2.jpg", 1000)), ctx()).catch(() => {});
+    } finally {
+      spy.mockRestore();
+    }
+    const [permanent, transient] = logged.map((l) => JSON.parse(l));
+    expect(permanent).toMatchObject({ level: "error", msg: "record failed (NoSuchBucket); retrying will not help", key: "uploads/vanished/cat.jpg" });
+    expect(transient).toMatchObject({ level: "error", msg: "record failed; Lambda retries an asynchronous (S3) event", error: { name: "SlowDown" } });
+    expect(logged.join("\n")).not.toContain("transient failure; Lambda will retry");
   });
 
   it("a deleted object (S3 answers NoSuchKey) is skipped, not retried", async () => {

@@ -72,14 +72,17 @@ describe("oci builder", () => {
     expect(config.config.WorkingDir).toBe("/var/task");
     expect(config.config.Cmd).toEqual(["index.handler"]);
     expect(config.config.Entrypoint).toEqual(["/lambda-entrypoint.sh"]);
-    // the base's environment, plus onnxruntime's telemetry off ($HOME is read-only on Lambda)
-    expect(config.config.Env).toEqual([...BASE_ENV, "ORT_DISABLE_TELEMETRY=1"]);
+    // the base's environment, plus source-mapped stacks in the function's logs and onnxruntime's
+    // telemetry off ($HOME is read-only on Lambda)
+    expect(config.config.Env).toEqual([...BASE_ENV.filter((e: string) => !e.startsWith("NODE_OPTIONS=")), "NODE_OPTIONS=--enable-source-maps", "ORT_DISABLE_TELEMETRY=1"]);
     expect(config.rootfs.diff_ids).toHaveLength(4);
     expect(config.history.at(-1).created_by).toBe("imgfn build: handler");
 
     // The layers, pulled back: handler, model (checksum = manifest), linux/x64 natives only.
     const [, nm, model, handler] = await Promise.all(manifest.layers.map((l: any) => client.getBlob("imgfn-test", l.digest).then(readLayer)));
-    expect([...handler.keys()]).toEqual(["var/", "var/task/", "var/task/index.mjs", "var/task/package.json"]);
+    expect([...handler.keys()]).toEqual(["var/", "var/task/", "var/task/index.mjs", "var/task/index.mjs.map", "var/task/package.json"]);
+    // the source map points at the function's own TypeScript
+    expect(JSON.parse(handler.get("var/task/index.mjs.map")!.body.toString()).sources).toEqual(expect.arrayContaining([expect.stringMatching(/handler\/index\.ts$/)]));
     expect(handler.get("var/task/index.mjs")!.body.equals(readFileSync(join(staged.dir, "index.mjs")))).toBe(true);
     expect(JSON.parse(handler.get("var/task/package.json")!.body.toString())).toEqual({ type: "module" });
     const weights = model.get(`var/task/model/${spec.manifest.file}`)!;

@@ -1,6 +1,7 @@
 // The Lambda emulator's lifecycle, with small fixture functions in real worker processes
 // (dist/local/worker.js: run "npm run build" first).
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { build } from "esbuild";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -174,6 +175,24 @@ describe("Lambda emulator", () => {
     expect(entered.sort()).toEqual(outcomes.map((o) => o.requestId).sort());
     expect(new Set(lines.map(([, , pid]) => pid)).size).toBe(2);
     expect(reports()).toHaveLength(8);
+  });
+
+  it("runs workers with source maps on: a bundled function's error stack names its TypeScript lines", async () => {
+    const src = await mkdtemp(join(tmpdir(), "imgfn-emu-map-"));
+    try {
+      // a minified bundle with its map beside it, as scripts/build.mjs writes dist/function
+      await writeFile(join(src, "thrower.ts"), ["export async function handler(): Promise<never> {", "  const reason: string = 'deliberate';", "  throw new Error(`boom: ${reason}`);", "}", ""].join("\n"));
+      await build({ entryPoints: [join(src, "thrower.ts")], outfile: join(src, "task", "index.mjs"), bundle: true, format: "esm", platform: "node", minify: true, sourcemap: true, sourcesContent: false, logLevel: "silent" });
+      await writeFile(join(src, "task", "package.json"), JSON.stringify({ type: "module" }));
+      const { emulator } = await start({ taskRoot: join(src, "task") });
+      const out = await emulator.invoke({});
+      expect(out.ok).toBe(false);
+      expect((out as any).error.trace.join("\n")).toMatch(/thrower\.ts:3:\d+/);
+      const invokeError = messages().find((m) => m.includes("Invoke Error"))!;
+      expect(invokeError).toMatch(/thrower\.ts:3:\d+/);
+    } finally {
+      await rm(src, { recursive: true, force: true });
+    }
   });
 
   it("reports an init failure on every invocation", async () => {

@@ -55,7 +55,9 @@ describe("imgfn teardown", () => {
   it("refuses without --yes when stdin is not a terminal, deleting nothing", async () => {
     deployedAccount(m);
     const r = await runCli(["teardown"], { cwd: projectDir() });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a usage error, as the README says: nothing could answer the question
+    // refused before any AWS call
+    expect(Object.values(m).reduce((n, mock) => n + mock.calls().length, 0)).toBe(0);
     expect(r.stderr).toContain("error: teardown deletes resources and needs confirmation, but stdin is not a terminal");
     expect(r.stderr).toContain("next step: run again with --yes");
     expect(writes(m)).toEqual([]);
@@ -203,7 +205,8 @@ describe("imgfn init", () => {
     expect(written).toMatchObject({ region: "eu-central-1", memory: 2048, inputPrefix: "in/", outputPrefix: "results/" });
     expect(written.app).toMatch(/^my-project-/);
     const again = await runCli(["init"], { cwd: dir });
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2); // a configuration error
+    expect(again.stderr).toContain("next step: edit it, or run imgfn init --force to overwrite it");
     expect(again.stderr).toContain("already exists");
   });
 

@@ -274,7 +274,9 @@ describe("imgfn upload and imgfn logs against AWS", () => {
     writeFileSync(join(dir, "cat.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
     const r = await runCli(["upload", "cat.jpg"], { cwd: dir, env });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: bucket ${BUCKET} does not exist`);
+    // one sentence, not "(AWS eu-west-1 (s3://…))" nested inside it
+    expect(r.stderr).toContain(`error: bucket ${BUCKET} does not exist\n`);
+    expect(r.stderr).not.toMatch(/\([^()\n]*\([^()\n]*\)[^()\n]*\)/);
     expect(r.stderr).toMatch(/next step: run "imgfn deploy" first/);
   });
 
