@@ -11,12 +11,15 @@ import { GetFunctionCommand, GetFunctionEventInvokeConfigCommand, ListFunctionsC
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, GetBucketTaggingCommand, HeadObjectCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULTS, triggerFilters } from "../../src/config.js";
 import { motoUnavailable } from "../helpers/moto.js";
 import { ACCOUNT, json, REGION, startWorld, type World, EMULATOR_TEST_TIMEOUT } from "./world.js";
 
 const unavailable = motoUnavailable();
 let w: World;
 
+/** imgfn's rules for the default suffixes (one per suffix). */
+const RULES = DEFAULTS.suffixes.length;
 const SAMPLE = fileURLToPath(new URL("../../samples/cat.jpg", import.meta.url));
 const fnArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
 const getFn = (name: string) => w.aws.lambda.send(new GetFunctionCommand({ FunctionName: name }));
@@ -105,7 +108,7 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", { 
       expect(policy.Statement.filter((s: any) => JSON.stringify(s.Action).includes("sqs:"))).toEqual([bySid.SendFailedEvents]);
 
       const rules = (await notifications(bucket)).LambdaFunctionConfigurations ?? [];
-      expect(rules.map((r) => r.Id).sort()).toEqual(["imgfn-life-JPEG", "imgfn-life-JPG", "imgfn-life-PNG", "imgfn-life-jpeg", "imgfn-life-jpg", "imgfn-life-png", "imgfn-life-webp"].sort());
+      expect(rules.map((r) => r.Id).sort()).toEqual(triggerFilters("imgfn-life-", "uploads/", DEFAULTS.suffixes).map((f) => f.id).sort());
       expect(new Set(rules.map((r) => r.LambdaFunctionArn))).toEqual(new Set([fnArn("imgfn-life")]));
       const group = (await w.aws.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: "/aws/lambda/imgfn-life" }))).logGroups?.[0];
       expect(group?.retentionInDays).toBe(14);
@@ -165,7 +168,7 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", { 
       expect(t.stderr).toContain("error: the failure queue imgfn-life-failed holds 1 failed event; deleting it would lose it, so teardown stopped before deleting anything");
       expect(t.stderr).toMatch(/next step: .*--force/);
       expect(await exists(getFn("imgfn-life"))).toBe(true);
-      expect((await notifications(bucket)).LambdaFunctionConfigurations).toHaveLength(7);
+      expect((await notifications(bucket)).LambdaFunctionConfigurations).toHaveLength(RULES);
     });
 
     it("teardown --force removes everything imgfn made, and a second teardown finds nothing to do", async () => {
@@ -207,7 +210,7 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", { 
       const s = await w.cli(dir, ["status", "--json"]);
       expect(s.code).toBe(0);
       expect(json(s)).toMatchObject({ bucket: x, drift: [], trigger: { foreign: 2 } });
-      expect(json(s).trigger.ours).toHaveLength(7);
+      expect(json(s).trigger.ours).toHaveLength(RULES);
       const withFlag = await w.cli(dir, ["status", "--json", "--bucket", x]);
       expect(json(withFlag)).toMatchObject({ bucket: x, drift: [] });
 
@@ -225,7 +228,7 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", { 
 
       const t = await w.cli(dir, ["--yes", "teardown"]);
       expect(t.code).toBe(0);
-      expect(t.stderr).toContain(`Trigger rules: s3://${x}: deleted (7 rules; 2 other rules kept)`);
+      expect(t.stderr).toContain(`Trigger rules: s3://${x}: deleted (${RULES} rules; 2 other rules kept)`);
       expect(await notifications(x)).toEqual(before);
     });
 
@@ -239,7 +242,7 @@ describe.skipIf(unavailable)("imgfn against moto_server and a real registry", { 
       expect(moved.code).toBe(0);
       expect(json(moved).steps.find((s: any) => s.step === "old-trigger")).toMatchObject({ action: "delete", resource: `s3://${from}` });
       expect(await notifications(from)).toEqual(before);
-      expect((await notifications("move-to")).LambdaFunctionConfigurations).toHaveLength(7);
+      expect((await notifications("move-to")).LambdaFunctionConfigurations).toHaveLength(RULES);
       expect((await getFn("imgfn-mover")).Configuration?.Environment?.Variables?.IMGFN_BUCKET).toBe("move-to");
       expect((await w.cli(dir, ["--yes", "teardown"])).code).toBe(0);
       expect((await notifications("move-to")).LambdaFunctionConfigurations ?? []).toEqual([]);

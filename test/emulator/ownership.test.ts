@@ -9,6 +9,7 @@ import { AddPermissionCommand, CreateFunctionCommand, GetFunctionCommand, GetPol
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, HeadBucketCommand, PutBucketNotificationConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { desiredRules, ensureTrigger } from "../../src/aws/s3.js";
+import { DEFAULTS } from "../../src/config.js";
 import { motoUnavailable } from "../helpers/moto.js";
 import { ACCOUNT, json, REGION, startWorld, type World, EMULATOR_TEST_TIMEOUT } from "./world.js";
 
@@ -108,9 +109,9 @@ describe.skipIf(unavailable)("ownership and refusals against moto_server", { tim
       expect([a.code, b.code]).toEqual([0, 0]);
       const rules = (await notifications("team-photos")).LambdaFunctionConfigurations ?? [];
       const by = (fn: string) => rules.filter((r) => r.LambdaFunctionArn!.endsWith(`:function:${fn}`)).length;
-      expect([by("imgfn-alpha"), by("imgfn-beta")]).toEqual([7, 7]);
+      expect([by("imgfn-alpha"), by("imgfn-beta")]).toEqual([DEFAULTS.suffixes.length, DEFAULTS.suffixes.length]);
       // each status finds its own rules and no drift
-      for (const dir of [alpha, beta]) expect(json(await w.cli(dir, ["status", "--json"]))).toMatchObject({ drift: [], trigger: { foreign: 7 } });
+      for (const dir of [alpha, beta]) expect(json(await w.cli(dir, ["status", "--json"]))).toMatchObject({ drift: [], trigger: { foreign: DEFAULTS.suffixes.length } });
     });
 
     it("a writer that saved what it had read before imgfn's write does not leave imgfn's rules dropped", async () => {
