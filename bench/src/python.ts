@@ -1,7 +1,7 @@
 /**
  * Item 8: imgfn's function side by side with the Python Lambda function a user would write instead
  * (bench/python/lambda_function.py: boto3 + Pillow + NumPy + onnxruntime, one intra-op thread),
- * both against the same s3rver, each in its own kind of worker process: cold start to ready, warm
+ * both against the same local S3 server, each in its own kind of worker process: cold start to ready, warm
  * per-image time (excluding S3 and end to end), peak RSS, installed dependency size; then, on the
  * parity corpus, top-1 agreement with the reference pipeline for both fidelities, and the worst
  * bad or odd input against a normal photo.

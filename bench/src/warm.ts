@@ -1,5 +1,5 @@
 /**
- * Items 1 and 7a: the warm function, stage by stage, against S3 on loopback (s3rver), with the
+ * Items 1 and 7a: the warm function, stage by stage, against S3 on loopback (the local S3 server), with the
  * naive reference pipeline and the model alone measured in the same loop (interleaved, so that
  * machine noise falls on all three alike). Also the top-1 agreement between the two pipelines.
  */

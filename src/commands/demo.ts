@@ -69,8 +69,8 @@ export const demoCommand = defineCommand({
         if (bad) s.done(`${bad} of ${all.length} did not classify`, bad === all.length ? "fail" : "warn");
         return all;
       });
-      await stack.idle();
       s3.destroy();
+      await reportsOf(stack, reports, outcomes);
 
       const rows = outcomes.map((o) => ({ o, r: o.result?.requestId ? reports.get(o.result.requestId) : undefined }));
       const goldenAnswers = golden ? answersFromOutcomes(outcomes) : undefined;
@@ -108,6 +108,28 @@ export const demoCommand = defineCommand({
     }
   },
 });
+
+/**
+ * Waits for the REPORT of every invocation that wrote a result (it ends moments after the result
+ * is readable), but not for the retries of a failed event: Lambda's are minutes away.
+ */
+async function reportsOf(stack: LocalStack, reports: Map<string, InvocationRecord>, outcomes: UploadOutcome[]): Promise<void> {
+  const wanted = outcomes.map((o) => o.result?.requestId).filter((id): id is string => typeof id === "string");
+  const complete = () => wanted.every((id) => reports.has(id));
+  if (complete()) return;
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      if (!complete()) return;
+      stack.emulator.off("invocation", check);
+      resolve();
+    };
+    stack.emulator.on("invocation", check);
+    void stack.idle().then(() => {
+      stack.emulator.off("invocation", check);
+      resolve();
+    });
+  });
+}
 
 function printTable(out: import("../ui/output.js").Output, rows: { o: UploadOutcome; r?: InvocationRecord }[]): void {
   const c = out.c;

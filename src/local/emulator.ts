@@ -228,9 +228,10 @@ export class LambdaEmulator extends EventEmitter {
     super();
     this.options = {
       handler: "index.handler",
-      retryDelays: LAMBDA_RETRY_DELAYS,
       billInit: true,
       ...options,
+      // an explicit `retryDelays: undefined` (the stack passes its caller's option through) means the default
+      retryDelays: options.retryDelays ?? LAMBDA_RETRY_DELAYS,
       workerScript: options.workerScript ?? workerScriptPath(),
     };
     if (!existsSync(this.options.workerScript)) {

@@ -1,11 +1,10 @@
 /**
  * S3 event notifications as S3 sends them: the trigger rules deploy configures (one
- * notification per suffix, each with the input prefix), and the event JSON (eventVersion 2.1,
- * keys URL-encoded with spaces as "+").
+ * notification per suffix, each with the input prefix). The event JSON itself (eventVersion 2.1,
+ * keys URL-encoded with spaces as "+") is the local S3 server's own (s3/events.ts).
  */
-import { randomBytes } from "node:crypto";
-import { encodeS3Key } from "../../handler/keys.js";
 import { resourceNames, triggerFilters } from "../config.js";
+import { nextSequencer, s3EventRecord, type S3EventName, type S3Notification } from "./s3/events.js";
 
 /** One S3 notification filter: both must match the raw key, case-sensitively. */
 export interface TriggerRule {
@@ -39,42 +38,20 @@ export interface ObjectCreated {
   /** Put, Post, Copy or CompleteMultipartUpload. */
   kind: string;
   sourceIp?: string;
+  sequencer?: string;
 }
 
-let sequence = 0n;
-/** S3's sequencer: a hex string that orders events for the same key. */
-function nextSequencer(): string {
-  sequence = sequence > 0n ? sequence + 1n : BigInt(Date.now()) * 1000n;
-  return sequence.toString(16).toUpperCase().padStart(18, "0");
-}
-
-const hex = (bytes: number) => randomBytes(bytes).toString("hex").toUpperCase();
-
-/** An S3 ObjectCreated event with one record, shaped exactly like S3's. */
+/** An S3 ObjectCreated event with one record, shaped exactly like S3's (imgfn invoke --local). */
 export function s3Event(obj: ObjectCreated, opts: { region: string; configurationId?: string }): { Records: Record<string, unknown>[] } {
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: opts.region,
-        eventTime: new Date().toISOString(),
-        eventName: `ObjectCreated:${obj.kind}`,
-        userIdentity: { principalId: `AWS:${hex(10)}` },
-        requestParameters: { sourceIPAddress: obj.sourceIp ?? "127.0.0.1" },
-        responseElements: { "x-amz-request-id": hex(8), "x-amz-id-2": randomBytes(48).toString("base64") },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: opts.configurationId ?? "imgfn-local",
-          bucket: { name: obj.bucket, ownerIdentity: { principalId: hex(7) }, arn: `arn:aws:s3:::${obj.bucket}` },
-          object: {
-            key: encodeS3Key(obj.key),
-            size: obj.size,
-            ...(obj.eTag ? { eTag: obj.eTag } : {}),
-            sequencer: nextSequencer(),
-          },
-        },
-      },
-    ],
+  const notification: S3Notification = {
+    eventName: `ObjectCreated:${obj.kind}` as S3EventName,
+    bucket: obj.bucket,
+    key: obj.key,
+    size: obj.size,
+    eTag: obj.eTag,
+    sequencer: obj.sequencer ?? nextSequencer(),
+    sourceIp: obj.sourceIp ?? "127.0.0.1",
+    eventTime: new Date().toISOString(),
   };
+  return { Records: [s3EventRecord(notification, { region: opts.region, configurationId: opts.configurationId ?? "imgfn-local" })] };
 }

@@ -10,10 +10,10 @@ import { stageFunction } from "../image/stage.js";
 import type { ModelSpec } from "../model/spec.js";
 import { LambdaEmulator, type FailedInvocation } from "./emulator.js";
 import { failedStoreDir, LocalFailedStore } from "./failed.js";
-import { matchTrigger, s3Event, triggerRules, type ObjectCreated } from "./events.js";
+import { matchTrigger, triggerRules } from "./events.js";
 import { LogWriter, logGroupDir } from "./logs.js";
 import { startInvokeServer, type InvokeServer } from "./rie.js";
-import { localS3Client, localS3Environment, startLocalS3, type LocalS3 } from "./s3.js";
+import { localS3Client, localS3Environment, s3EventRecord, startLocalS3, type LocalS3, type S3Notification } from "./s3.js";
 
 export interface LocalStackOptions {
   config: Config;
@@ -72,19 +72,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   };
   try {
     let emulator: LambdaEmulator | undefined;
-    const pending: ObjectCreated[] = [];
-    const deliver = (obj: ObjectCreated) => {
-      if (obj.bucket !== bucket) return;
-      const rule = matchTrigger(obj.key, rules);
+    const pending: S3Notification[] = [];
+    const deliver = (n: S3Notification) => {
+      // deploy subscribes the function to s3:ObjectCreated:* only
+      if (n.bucket !== bucket || !n.eventName.startsWith("ObjectCreated:")) return;
+      const rule = matchTrigger(n.key, rules);
       if (!rule) return;
       // S3 → Lambda is asynchronous: the PUT has already been answered; the event is queued.
-      void emulator!.invokeAsync(s3Event(obj, { region, configurationId: rule.id }));
+      void emulator!.invokeAsync({ Records: [s3EventRecord(n, { region, configurationId: rule.id })] });
     };
     const s3: LocalS3 = await startLocalS3({
       directory: join(opts.root, "s3"),
       buckets: [bucket],
       port: opts.s3Port,
-      onObjectCreated: (obj) => (emulator ? deliver(obj) : pending.push(obj)),
+      region,
+      onEvent: (n) => (emulator ? deliver(n) : pending.push(n)),
     });
     cleanups.push(() => s3.close());
 

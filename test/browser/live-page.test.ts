@@ -131,7 +131,7 @@ describe.skipIf(skipBrowser)("the live page in Chromium", () => {
     // the function's lines for this image: its classification, then REPORT with cold/warm, duration, memory
     const report = page.locator('#log li[data-kind="report"][data-key="uploads/live cat.jpg"]');
     await report.waitFor({ timeout: 30_000 });
-    expect(await report.textContent()).toMatch(/REPORT uploads\/live cat\.jpg (cold|warm) [\d.]+ ms \(billed \d+ ms\).*\d+\/1024 MB/);
+    expect(await report.textContent()).toMatch(/REPORT uploads\/live cat\.jpg (cold|warm) [\d.]+ m?s \(billed \d+ ms\).*\d+\/1024 MB/);
     expect(await page.locator('#log li[data-kind="classified"][data-key="uploads/live cat.jpg"]').textContent()).toContain(result.top1.label);
     await page.waitForFunction((label) => document.getElementById("uploads")?.textContent?.includes(`uploads/live cat.jpg: ${label}`), result.top1.label);
     await page.screenshot({ path: join(artefactsDir(), "live-page.png"), fullPage: true });

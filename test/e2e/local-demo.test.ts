@@ -3,6 +3,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imgfn, isGone } from "./helpers.js";
 
@@ -64,4 +65,24 @@ describe("imgfn demo", () => {
     expect(res.exitCode).toBe(1);
     expect(res.stderr).toContain("no such file: nope.jpg");
   });
+  it("survives a failed invocation with Lambda's default retry delays (128 MB, 1 s timeout, an image too big for them)", async () => {
+    const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-demo-small-"));
+    try {
+      await writeFile(join(project, "imgfn.config.json"), JSON.stringify({ memory: 128, timeout: 1 }));
+      // 36 megapixels of noise: decoding it needs more than 128 MB (or more than 1 s), so the attempt fails
+      const big = join(project, "big.jpg");
+      await sharp({ create: { width: 6000, height: 6000, channels: 3, background: "#808080", noise: { type: "gaussian" as const, mean: 128, sigma: 60 } } }).jpeg().toFile(big);
+      const res = await imgfn(["demo", "--json", "--timeout", "10", big], project);
+      expect(res.stderr).not.toContain("TypeError");
+      expect(res.exitCode, res.stderr).toBe(1);
+      const out = JSON.parse(res.stdout);
+      expect(out.results[0]).toMatchObject({ key: "uploads/big.jpg" });
+      expect(out.results[0].status).not.toBe("classified");
+      expect(res.stderr).toContain("1 of 1 image did not classify");
+      expect(out.workerPids.length).toBeGreaterThan(0);
+      expect(out.workerPids.every(isGone)).toBe(true);
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -2,12 +2,15 @@
 // program, and the copy-paste upload command it prints working from the user's own folder.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import sharp from "sharp";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
+import { localS3Client } from "../../src/local/s3.js";
 import { bin, cliEnv, descendants, isGone, until } from "./helpers.js";
 
 const started: { dev: ChildProcess; exit: Promise<number | null> }[] = [];
@@ -91,4 +94,37 @@ describe("starting imgfn dev", () => {
     dev.kill("SIGINT");
     expect(await exit).toBe(0);
   });
+  it("survives failing background invocations with Lambda's default retry delays (no --retry-delays)", async () => {
+    const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-retry-"));
+    dirs.push(project);
+    // 128 MB and 1 s: an image of 36 megapixels cannot be classified within them
+    await writeFile(join(project, "imgfn.config.json"), JSON.stringify({ memory: 128, timeout: 1 }));
+    const { dev, exit, out } = startDev(project, ["--json"]);
+    const state = await until("imgfn dev to start", () => {
+      if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
+      return out.stdout.includes("\n") ? JSON.parse(out.stdout.split("\n")[0]) : undefined;
+    });
+    const invokeUrl = `${state.invokeEndpoint}/2015-03-31/functions/function/invocations`;
+    // the issue's repro: an asynchronous event for a bucket that does not exist
+    const event = JSON.parse(await readFile(new URL("./s3-event.json", import.meta.url), "utf8"));
+    event.Records[0].s3.bucket.name = "no-such-bucket-here";
+    const res = await fetch(invokeUrl, { method: "POST", headers: { "X-Amz-Invocation-Type": "Event" }, body: JSON.stringify(event) });
+    expect(res.status).toBe(202);
+    // and an upload whose invocation fails (memory or time): Lambda schedules a retry in 60 s
+    const big = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: "#808080", noise: { type: "gaussian" as const, mean: 128, sigma: 60 } } }).jpeg().toBuffer();
+    const s3 = localS3Client(state.s3Endpoint, state.region);
+    await s3.send(new PutObjectCommand({ Bucket: state.bucket, Key: "uploads/too-big.jpg", Body: big, ContentType: "image/jpeg" }));
+    s3.destroy();
+    await until("the retry warning", () => {
+      if (dev.exitCode !== null) throw new Error(`imgfn dev exited (${dev.exitCode}): ${out.stderr}`);
+      return /failed \(.+\); retry 1 in 60 s/.test(out.stderr) || undefined;
+    }, 150_000);
+    expect(out.stderr).not.toContain("TypeError");
+    // still serving: a synchronous invocation is answered
+    const sync = await fetch(invokeUrl, { method: "POST", body: JSON.stringify(event) });
+    expect(sync.status).toBe(200);
+    expect(dev.exitCode).toBe(null);
+    dev.kill("SIGINT");
+    expect(await exit).toBe(0);
+  }, 180_000);
 });

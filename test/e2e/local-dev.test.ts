@@ -1,4 +1,4 @@
-// End to end through the real local stack: `imgfn dev` as a child process (s3rver, trigger, worker
+// End to end through the real local stack: `imgfn dev` as a child process (local S3, trigger, worker
 // processes running the staged function bundle with the real model), driven by the CLI and the SDK.
 // Needs `npm run build` and IMGFN_MODEL_MIRROR (set by CI) or a cached model.
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";

@@ -18,6 +18,7 @@ import * as img from "../helpers/images.js";
 
 let s3: TestS3;
 let proxy: Server;
+let inner: Server;
 /** "METHOD path" of every request the function sent through the proxy. */
 const seen: string[] = [];
 /** Keys whose next GET is answered only after the object was replaced (a race made certain). */
@@ -29,8 +30,12 @@ const MAX_BYTES = 2_000_000;
 beforeAll(async () => {
   s3 = await startS3("photos");
   // A proxy in front of the S3 server that answers 503 SlowDown for keys containing "flaky",
-  // to show that transient S3 failures are thrown (so that Lambda retries).
-  const upstream = new URL(s3.endpoint);
+  // to show that transient S3 failures are thrown (so that Lambda retries). It forwards to the S3
+  // handler served on a port of its own without the Host/Origin guard: the requests name the
+  // proxy's Host (and are signed for it), which the guarded endpoint rightly refuses.
+  inner = createServer(s3.handler);
+  await new Promise<void>((r) => inner.listen(0, "127.0.0.1", r));
+  const upstream = new URL(`http://127.0.0.1:${(inner.address() as any).port}`);
   // Keys containing "denied" get S3's 403 AccessDenied on GetObject/HeadObject (what S3 answers
   // for a missing key when the role lacks s3:ListBucket, or for a real permission problem);
   // listing still reaches the real server.
@@ -81,6 +86,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => proxy?.close(r));
+  inner?.closeAllConnections();
+  await new Promise((r) => inner?.close(r));
   await s3?.close();
 });
 

@@ -1,4 +1,4 @@
-// The local S3 (real s3rver on loopback) and the trigger: which uploads fire, and the event JSON
+// The local S3 (the project's own S3 server on loopback) and the trigger: which uploads fire, and the event JSON
 // shaped and URL-encoded as S3 sends it. Uses a tiny fixture function that returns its event.
 import { CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type S3Client } from "@aws-sdk/client-s3";
 import { mkdtemp, rm } from "node:fs/promises";

@@ -1,6 +1,6 @@
 // `imgfn results` against an AWS API over more than one ListObjectsV2 page (S3 returns at most
-// 1000 keys a page). moto_server plays S3 here: s3rver, the local S3 today, answers a
-// continuation token with a 500, so local paging waits for the project's own S3 server.
+// 1000 keys a page). moto_server plays S3 here, as an AWS endpoint; the local S3's own paging is
+// tested with the AWS CLI and boto3 in local-s3-clients.test.ts.
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

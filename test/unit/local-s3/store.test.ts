@@ -1,0 +1,101 @@
+// The local S3's store on disk: file names never come from keys, commits are atomic, a restart
+// (or a crash between writing bytes and committing them) keeps exactly the committed objects.
+import { appendFile, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { compareKeys, Store } from "../../../src/local/s3/store.js";
+import { footprint } from "../../helpers/local-s3.js";
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+async function freshStore(): Promise<{ dir: string; store: Store }> {
+  const dir = await mkdtemp(join(tmpdir(), "imgfn-store-"));
+  dirs.push(dir);
+  const store = await Store.open(join(dir, "data"));
+  await store.createBucket("bkt");
+  return { dir, store };
+}
+async function* chunks(...parts: (string | Buffer)[]) {
+  for (const p of parts) yield Buffer.from(p);
+}
+async function put(store: Store, key: string, ...parts: (string | Buffer)[]) {
+  const temp = await store.writeTemp("bkt", chunks(...parts), 1e9);
+  return store.commit("bkt", temp, { key, size: temp.size, etag: "e", lastModified: new Date().toISOString(), contentType: "x", userMetadata: {}, headers: {} });
+}
+async function read(store: Store, key: string): Promise<string | undefined> {
+  const o = await store.openRead("bkt", key);
+  if (!o) return undefined;
+  if (o.bytes) return o.bytes.toString();
+  const out: Buffer[] = [];
+  for await (const c of o.stream!) out.push(c as Buffer);
+  return Buffer.concat(out).toString();
+}
+
+describe("the store", () => {
+  it("names files by random ids only: a ../ key, a slash-laden key or a 1024-byte key is just data", async () => {
+    const { dir, store } = await freshStore();
+    const keys = ["../../../../etc/imgfn-pwned", "a/b/../../c", "/absolute/path", `${"é".repeat(512)}`];
+    for (const k of keys) await put(store, k, `body ${k}`);
+    for (const k of keys) expect(await read(store, k)).toBe(`body ${k}`);
+    const files = await footprint(dir);
+    expect(files.every((f) => f.startsWith(join(dir, "data", "buckets", "bkt")))).toBe(true);
+    const data = await readdir(join(dir, "data", "buckets", "bkt", "data"));
+    expect(data).toHaveLength(keys.length);
+    expect(data.every((f) => /^[0-9a-f]{24}$/.test(f))).toBe(true);
+  });
+
+  it("keeps committed objects across a restart, drops bytes that were never committed and a journal line cut short", async () => {
+    const { dir, store } = await freshStore();
+    await put(store, "kept", "kept bytes");
+    await put(store, "replaced", "v1");
+    await put(store, "replaced", "v2");
+    await put(store, "gone", "x");
+    await store.delete("bkt", "gone");
+    await store.writeTemp("bkt", chunks("never committed"), 1e9); // the process stops here
+    await store.close();
+    const bdir = join(dir, "data", "buckets", "bkt");
+    await appendFile(join(bdir, "objects.jsonl"), '{"put":{"key":"torn","si'); // a crash mid-line
+    const again = await Store.open(join(dir, "data"));
+    expect(await read(again, "kept")).toBe("kept bytes");
+    expect(await read(again, "replaced")).toBe("v2");
+    expect(await read(again, "gone")).toBeUndefined();
+    expect(await read(again, "torn")).toBeUndefined();
+    // one data file per live object: the replaced, deleted and uncommitted bytes are gone
+    expect(await readdir(join(bdir, "data"))).toHaveLength(2);
+    await again.close();
+  });
+
+  it("lets a reader that started before a replacement finish the old object, whole", async () => {
+    const { store } = await freshStore();
+    const big = Buffer.alloc(3 * 1024 * 1024, "a");
+    await put(store, "k", big);
+    const reading = await store.openRead("bkt", "k");
+    await put(store, "k", Buffer.alloc(3 * 1024 * 1024, "b"));
+    const out: Buffer[] = [];
+    for await (const c of reading!.stream!) out.push(c as Buffer);
+    expect(Buffer.concat(out).equals(big)).toBe(true);
+    expect((await read(store, "k"))!.slice(0, 3)).toBe("bbb");
+  });
+
+  it("refuses a body over the limit with EntityTooLarge and keeps nothing of it", async () => {
+    const { dir, store } = await freshStore();
+    const before = await footprint(dir);
+    await expect(store.writeTemp("bkt", chunks("12345", "67890"), 8)).rejects.toMatchObject({ code: "EntityTooLarge" });
+    expect(await footprint(dir)).toEqual(before);
+  });
+
+  it("refuses bucket names S3 refuses", async () => {
+    const { store } = await freshStore();
+    for (const name of ["..", "a", "UPPER", "with/slash", "../x", "a..b", "192.168.1.1"]) {
+      await expect(store.createBucket(name), name).rejects.toMatchObject({ code: "InvalidBucketName" });
+    }
+  });
+
+  it("orders keys by UTF-8 bytes, as S3 lists them", () => {
+    const keys = ["b", "a", "\uffff", "😀", "é", "a/", "a0"];
+    expect([...keys].sort(compareKeys)).toEqual([...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+  });
+});
