@@ -32,6 +32,8 @@ RUN set -eu; \
 
 FROM ${BASE_IMAGE}
 WORKDIR /var/task
+# $HOME is read-only on Lambda: onnxruntime would warn on every cold start that it cannot persist its telemetry id
+ENV ORT_DISABLE_TELEMETRY=1
 # stacks in the logs name handler/*.ts lines (index.mjs.map ships beside the bundle)
 ENV NODE_OPTIONS=--enable-source-maps
 # Ordered by how often they change: dependencies, model, handler.

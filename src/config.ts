@@ -283,5 +283,8 @@ export function functionEnvironment(config: Config, opts: { endpointUrl?: string
     IMGFN_MAX_BYTES: String(config.maxBytes),
     IMGFN_MAX_PIXELS: String(config.maxPixels),
     IMGFN_TOP_K: String(config.topK),
+    // onnxruntime persists a telemetry device id under $HOME (read-only on Lambda) and logs a
+    // coloured warning on every cold start when it cannot; with telemetry off it does neither
+    ORT_DISABLE_TELEMETRY: "1",
   };
 }

@@ -64,16 +64,16 @@ export class AwsClients {
   get logs(): CloudWatchLogsClient {
     return this.make("logs", "logs", () => new CloudWatchLogsClient(this.common()));
   }
-  get sts(): STSClient {
-    return this.make("sts", "sts", () => new STSClient(this.common()));
-  }
   get sqs(): SQSClient {
     return this.make("sqs", "sqs", () => new SQSClient(this.common()));
+  }
+  get sts(): STSClient {
+    return this.make("sts", "sts", () => new STSClient(this.common()));
   }
 
   /** Every client created so far (tests check each one's endpoint). */
   all(): AnyClient[] {
-    return [this.s3, this.ecr, this.lambda, this.iam, this.logs, this.sts, this.sqs] as AnyClient[];
+    return [this.s3, this.ecr, this.lambda, this.iam, this.logs, this.sqs, this.sts] as AnyClient[];
   }
 }
 

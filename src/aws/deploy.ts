@@ -10,9 +10,12 @@ import { extname, join } from "node:path";
 import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import type { Context } from "../commands/command.js";
-import { bucketName, type Config, functionEnvironment, resourceNames } from "../config.js";
+import { bucketName, type Config, type HttpConfig, resourceNames } from "../config.js";
 import { UserError } from "../errors.js";
-import type { BuilderChoice, ImageBuilder } from "../image/index.js";
+import type { BuilderChoice, BuildRequest, ImageBuilder } from "../image/index.js";
+import { preflight } from "../image/preflight.js";
+import { parseReference } from "../image/reference.js";
+import { RegistryClient } from "../image/registry.js";
 import { stageFunction } from "../image/stage.js";
 import type { ModelSpec } from "../model/spec.js";
 import { uploadAndWait } from "../pipeline/upload.js";
@@ -21,15 +24,20 @@ import type { ReportLine } from "../ui/logs.js";
 import type { AwsClients } from "./clients.js";
 import { translateAwsError } from "./errors.js";
 import { ensureRepository, pushRepository, registryLogin } from "./ecr.js";
-import { ensureRole, rolePolicy } from "./iam.js";
-import { digestOf, ensureFunction, ensureInvokePermission, getFunction, currentImage } from "./lambda.js";
+import { deployedBucket, desiredState } from "./desired.js";
+import { emulatorCannotRunImages } from "./emulator.js";
+import { ensureRole } from "./iam.js";
+import { currentImage, digestOf, ensureEventInvokeConfig, ensureFunction, ensureInvokePermission, getFunction } from "./lambda.js";
 import { ensureLogGroup, findReport } from "./logs.js";
-import { type HttpVerifyReport, PUBLIC_URL_WARNING, syncFunctionUrl, verifyHttpStep } from "./function-url.js";
+import { lambdaUrlSigner } from "./url-signer.js";
+import { getFunctionUrl, type HttpVerifyReport, PUBLIC_URL_WARNING, syncFunctionUrl, verifyHttpStep } from "./function-url.js";
 import { type Action, changed, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import type { Sleep, Waiter } from "./retry.js";
-import { ensureBucket, ensureTrigger } from "./s3.js";
+import { ensureBucket, ensureTrigger, removeTrigger } from "./s3.js";
+import { ensureFailureQueue } from "./sqs.js";
 import { callerIdentity, type Identity } from "./sts.js";
 import { DEFAULT_GOLDEN_TOLERANCE, GoldenMismatch, type GoldenReport, renderGoldenReport } from "../golden/golden.js";
+import { checkGoldenOverHttp } from "../golden/http.js";
 import { checkGoldenThroughS3 } from "../golden/s3.js";
 
 export interface DeployOptions {
@@ -40,6 +48,10 @@ export interface DeployOptions {
   image?: string;
   registry?: string;
   builder?: BuilderChoice;
+  /** --base-image: overrides the config's baseImage. */
+  baseImage?: string;
+  /** Credentials and CA for the base image's registry and the push (--registry-ca, docker config). */
+  imageAccess?: Pick<BuildRequest, "ca" | "baseCa" | "baseAuth">;
   /** Also check this golden file's images through the deployed function (src/golden/). */
   golden?: string;
   tolerance?: number;
@@ -56,6 +68,8 @@ export interface DeployDeps {
   verifyTimeout?: number;
   /** Writes the task root (default: image/stage.ts). */
   stage?: typeof stageFunction;
+  /** Reads an --image back from its registry and refuses what Lambda would (default: preflightImage). */
+  preflightImage?: typeof preflightImage;
 }
 
 export interface StepRecord {
@@ -88,45 +102,45 @@ export interface DeployReport {
   functionUrl?: string;
   verifyHttp?: HttpVerifyReport;
   golden?: GoldenReport;
+  /** The golden check through the Function URL (deploy --golden with http on). */
+  goldenHttp?: GoldenReport;
   /** Set when a dry run could not read the account (no credentials): everything is planned as new. */
   offline?: boolean;
   /** Why the plan is offline. */
   note?: string;
+  /** Why verify did not run although it was not turned off (an emulator that cannot run the function). */
+  verifySkipped?: string;
 }
 
 /** ImageNet's cat classes (tabby … Egyptian cat) in the bundled model. */
 const CAT_CLASSES = new Set([281, 282, 283, 284, 285]);
 export const IMAGE_TAG = "latest";
 
+/**
+ * One resource step. `readOnly`: the same checks run with read calls only, and a refusal (a
+ * foreign resource of the same name, an overlapping rule, a bucket elsewhere) throws either way.
+ */
+interface DeployStep {
+  step: string;
+  title: string;
+  resource: string;
+  run: (readOnly: boolean, waiter: Waiter, update: (t: string) => void) => Promise<Outcome>;
+}
+
 export async function deploy(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps): Promise<DeployReport> {
   const { clients } = deps;
   const dryRun = Boolean(opts.dryRun);
   const names = resourceNames(config);
   const region = clients.region;
-  const steps: StepRecord[] = [];
 
-  // One helper runs a step: spinner + outcome when applying; silent collection under --dry-run.
-  const run = async <T extends Outcome>(step: string, title: string, resource: string, fn: (waiter: Waiter, update: (t: string) => void) => Promise<T>): Promise<T> => {
-    const body = async (update: (t: string) => void) => {
-      const waiter: Waiter = {
-        sleep: deps.sleep,
-        signal: ctx.signal,
-        onWait: (m) => {
-          update(m);
-          if (!ctx.out.interactive) ctx.out.info(`  … ${m}`);
-        },
-      };
-      const o = await fn(waiter, update);
-      steps.push({ step, resource, action: o.action, changes: o.changes });
-      return o;
-    };
-    if (dryRun) return body(() => {});
-    return ctx.out.step(title, async (s) => {
-      const o = await body((t) => s.update(t));
-      s.done(`${resource}: ${describeOutcome(o)}`);
-      return o;
-    });
-  };
+  const waiterFor = (update: (t: string) => void): Waiter => ({
+    sleep: deps.sleep,
+    signal: ctx.signal,
+    onWait: (m) => {
+      update(m);
+      if (!ctx.out.interactive) ctx.out.info(`  … ${m}`);
+    },
+  });
 
   // 1. Who and where
   let identity: Identity;
@@ -142,86 +156,180 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     throw translated;
   }
   const { account, partition } = identity;
-  const bucket = bucketName(config, account, region);
-  const bucketArn = `arn:${partition}:s3:::${bucket}`;
 
-  // 2. Bucket
-  await run("bucket", "Bucket", bucket, () => ensureBucket(clients.s3, { bucket, region, tags: names.tags }, { dryRun }));
-
-  // 3. Repository
-  const plannedRepoUri = `${account}.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`;
-  const repo = await run("repository", "Image repository", names.repositoryName, () => ensureRepository(clients.ecr, { name: names.repositoryName, tags: names.tags }, { dryRun }));
-  const repositoryUri = repo.repositoryUri ?? plannedRepoUri;
-
-  // 4. Image
-  const existingFn = await getFunction(clients.lambda, names.functionName);
-  const runningImage = existingFn ? currentImage(existingFn) : undefined;
+  // 2. An image built elsewhere passes the same preflight as our own, before any Lambda call
   let imageUri: string | undefined;
   if (opts.image) {
-    await run("image", "Image", opts.image, async () => {
-      imageUri = await resolveImageDigest(clients, opts.image!);
-      return digestOf(runningImage) === digestOf(imageUri) ? outcome("unchanged", [short(imageUri)]) : outcome("update", [`use ${short(imageUri)} (--image)`]);
-    });
-  } else if (dryRun) {
-    steps.push({ step: "image", resource: repositoryUri, action: existingFn ? "update" : "create", changes: [`build for linux/${archName(config)} and push to ${pushRepository(repositoryUri, opts.registry)}; the function changes only if the digest does`] });
-  } else {
-    await run("image", "Image", names.repositoryName, async (_w, update) => {
+    imageUri = await resolveImageDigest(clients, opts.image);
+    await (deps.preflightImage ?? preflightImage)(clients, imageUri, config, opts);
+  }
+
+  const existingFn = await getFunction(clients.lambda, names.functionName);
+  const runningImage = existingFn ? currentImage(existingFn) : undefined;
+  // the bucket: --bucket or the config's, else the one this function was deployed to, else imgfn's default
+  const previousBucket = deployedBucket(existingFn);
+  const bucket = config.bucket ?? previousBucket ?? bucketName(config, account, region);
+  const want = desiredState(config, { identity, region, bucket, endpointUrl: clients.options.endpointUrl });
+  const plannedRepoUri = `${account}.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`;
+  let repositoryUri = plannedRepoUri;
+  let roleArn = want.roleArn;
+  let functionArn = `arn:${partition}:lambda:${region}:${account}:function:${names.functionName}`;
+
+  const imageStep: DeployStep = {
+    step: "image",
+    title: "Image",
+    resource: opts.image ?? names.repositoryName,
+    run: async (readOnly, _w, update) => {
+      if (imageUri && opts.image) return digestOf(runningImage) === digestOf(imageUri) ? outcome("unchanged", [short(imageUri)]) : outcome(existingFn ? "update" : "create", [`use ${short(imageUri)} (--image)`]);
+      // before a real deploy the image is not built twice: the apply step builds it and compares digests
+      if (readOnly) return dryRun ? planImage(ctx, config, opts, deps, runningImage, update) : outcome("skip", ["built next, compared by digest"]);
       const built = await buildAndPush(ctx, config, opts, deps, repositoryUri, update);
       imageUri = `${repositoryUri}@${built.digest}`;
       const same = digestOf(runningImage) === built.digest;
-      return outcome(same ? "unchanged" : existingFn ? "update" : "create", [`${short(imageUri)}${built.uploadedBytes ? `, ${formatBytes(built.uploadedBytes)} pushed` : ""}`]);
+      return outcome(same ? "unchanged" : existingFn ? "update" : "create", [`${short(imageUri)}${built.uploadedBytes ? `, ${formatBytes(built.uploadedBytes)} pushed` : ", nothing pushed"}`]);
+    },
+  };
+
+  const steps: DeployStep[] = [
+    { step: "bucket", title: "Bucket", resource: bucket, run: (readOnly) => ensureBucket(clients.s3, { bucket, region, tags: names.tags }, { dryRun: readOnly }) },
+    {
+      step: "repository",
+      title: "Image repository",
+      resource: names.repositoryName,
+      run: async (readOnly) => {
+        const repo = await ensureRepository(clients.ecr, { name: names.repositoryName, tags: names.tags }, { dryRun: readOnly });
+        repositoryUri = repo.repositoryUri ?? plannedRepoUri;
+        return repo;
+      },
+    },
+    imageStep,
+    {
+      step: "role",
+      title: "Role",
+      resource: names.roleName,
+      run: async (readOnly) => {
+        const role = await ensureRole(clients.iam, { roleName: names.roleName, policyName: names.policyName, policy: want.policy, tags: names.tags, account, partition }, { dryRun: readOnly });
+        roleArn = role.roleArn;
+        return role;
+      },
+    },
+    {
+      step: "failure-queue",
+      title: "Failure queue",
+      resource: names.failureQueueName,
+      run: (readOnly, waiter) => ensureFailureQueue(clients.sqs, { name: names.failureQueueName, arn: want.failureQueueArn, roleArn, tags: names.tags }, { dryRun: readOnly, waiter }),
+    },
+    // the log group before the function: its role may write to the group but not create it
+    { step: "log-group", title: "Log group", resource: names.logGroupName, run: (readOnly) => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun: readOnly }) },
+    {
+      step: "function",
+      title: "Function",
+      resource: names.functionName,
+      run: async (readOnly, waiter) => {
+        const fn = await ensureFunction(
+          clients.lambda,
+          {
+            functionName: names.functionName,
+            roleArn,
+            imageUri,
+            architecture: config.architecture,
+            memory: config.memory,
+            timeout: config.timeout,
+            environment: want.environment,
+            tags: names.tags,
+            reservedConcurrency: config.reservedConcurrency,
+          },
+          waiter,
+          { dryRun: readOnly },
+        );
+        functionArn = fn.functionArn ?? functionArn;
+        return fn;
+      },
+    },
+    { step: "events", title: "Async invocations", resource: names.functionName, run: (readOnly, waiter) => ensureEventInvokeConfig(clients.lambda, want.eventInvoke, waiter, { dryRun: readOnly }) },
+    {
+      step: "permission",
+      title: "Invoke permission",
+      resource: names.permissionStatementId,
+      run: (readOnly, waiter) => ensureInvokePermission(clients.lambda, { functionName: names.functionName, statementId: names.permissionStatementId, bucketArn: want.bucketArn, account }, waiter, { dryRun: readOnly }),
+    },
+    {
+      step: "trigger",
+      title: "Trigger",
+      resource: `s3://${bucket}/${config.inputPrefix}`,
+      run: (readOnly, waiter) => ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun: readOnly, waiter }),
+    },
+  ];
+  // the Function URL ("http" / --http), or its removal when http is off and one is still there
+  let functionUrl: string | undefined;
+  if (config.http || (existingFn && (await getFunctionUrl(clients.lambda, names.functionName)))) {
+    steps.push({
+      step: "function-url",
+      title: "Function URL",
+      resource: names.functionName,
+      run: async (readOnly, waiter) => {
+        const o: Outcome & { url?: string } = (await syncFunctionUrl(clients.lambda, names.functionName, config.http, waiter, { dryRun: readOnly })) ?? outcome("absent");
+        functionUrl = o.url ?? functionUrl;
+        return o;
+      },
     });
   }
-
-  // 5. Role
-  const policy = rolePolicy({ partition, region, account, bucket, inputPrefix: config.inputPrefix, outputPrefix: config.outputPrefix, logGroupName: names.logGroupName });
-  const role = await run("role", "Role", names.roleName, () => ensureRole(clients.iam, { roleName: names.roleName, policyName: names.policyName, policy, tags: names.tags, account, partition }, { dryRun }));
-
-  // 6. Log group (before the function: its role may write to the group but not create it), function
-  await run("log-group", "Log group", names.logGroupName, () => ensureLogGroup(clients.logs, { name: names.logGroupName, retentionDays: config.logRetentionDays, tags: names.tags }, { dryRun }));
-  const fn = await run("function", "Function", names.functionName, (waiter) =>
-    ensureFunction(
-      clients.lambda,
-      {
-        functionName: names.functionName,
-        roleArn: role.roleArn,
-        imageUri,
-        architecture: config.architecture,
-        memory: config.memory,
-        timeout: config.timeout,
-        environment: functionEnvironment(config, { endpointUrl: clients.options.endpointUrl }),
-        tags: names.tags,
-        reservedConcurrency: config.reservedConcurrency,
-        retries: config.retries,
-      },
-      waiter,
-      { dryRun },
-    ),
-  );
-  const functionArn = fn.functionArn ?? `arn:${partition}:lambda:${region}:${account}:function:${names.functionName}`;
-
-  // 7. Permission
-  await run("permission", "Invoke permission", names.permissionStatementId, (waiter) =>
-    ensureInvokePermission(clients.lambda, { functionName: names.functionName, statementId: names.permissionStatementId, bucketArn, account }, waiter, { dryRun }),
-  );
-
-  // 8. Trigger
-  await run("trigger", "Trigger", `s3://${bucket}/${config.inputPrefix}`, () =>
-    ensureTrigger(clients.s3, { bucket, idPrefix: names.notificationIdPrefix, functionArn, prefix: config.inputPrefix, suffixes: config.suffixes }, { dryRun }),
-  );
-
-  // 8b. Function URL ("http" / --http), or its removal when http is off
-  const urlPlan = await syncFunctionUrl(clients.lambda, names.functionName, config.http, { sleep: deps.sleep, signal: ctx.signal }, { dryRun: true });
-  const url = urlPlan && (await run("function-url", "Function URL", names.functionName, async (waiter) => (dryRun ? urlPlan : (await syncFunctionUrl(clients.lambda, names.functionName, config.http, waiter))!)));
   if (config.http && config.http.auth === "NONE") ctx.out.warn(PUBLIC_URL_WARNING);
+  if (previousBucket && previousBucket !== bucket) {
+    // moved to another bucket: the rules on the old one would invoke the function for uploads it now skips
+    steps.push({ step: "old-trigger", title: "Old trigger", resource: `s3://${previousBucket}`, run: (readOnly, waiter) => removeTrigger(clients.s3, previousBucket, names.notificationIdPrefix, names.functionName, { dryRun: readOnly, waiter }) });
+  }
 
-  const report: DeployReport = { dryRun, account, region, bucket, functionName: names.functionName, functionArn, imageUri, steps, changed: steps.some((s) => changed(s)), functionUrl: url?.url };
+  // 3. Every check that can refuse runs before the first change: read-only, in order
+  const planned: StepRecord[] = [];
+  const checkAll = async () => {
+    for (const st of steps) {
+      const o = await st.run(true, waiterFor(() => {}), () => {});
+      planned.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
+    }
+  };
+  if (dryRun) await checkAll();
+  else {
+    await ctx.out.step("Checks", async (s) => {
+      s.update("reading every resource before changing any");
+      await checkAll();
+      s.done(`nothing in the way (${tally(planned)})`);
+    });
+  }
+  const reportOf = (records: StepRecord[]): DeployReport => ({
+    dryRun,
+    account,
+    region,
+    bucket,
+    functionName: names.functionName,
+    functionArn,
+    imageUri,
+    steps: records,
+    changed: records.some((r) => changed(r)),
+    functionUrl,
+  });
+  if (dryRun) {
+    planned.push({ step: "verify", resource: "samples/cat.jpg", action: "skip", changes: [opts.verify === false ? "--no-verify" : `after a deploy: upload under s3://${bucket}/${config.inputPrefix}, wait for the result, then delete both`] });
+    return reportOf(planned);
+  }
 
-  // 9. Verify
-  if (opts.verify === false) {
-    steps.push({ step: "verify", resource: "samples/cat.jpg", action: "skip", changes: ["--no-verify"] });
-  } else if (dryRun) {
-    steps.push({ step: "verify", resource: "samples/cat.jpg", action: "create", changes: [`upload under s3://${bucket}/${config.inputPrefix}, wait for the result, then delete both`] });
+  // 4. Apply
+  const applied: StepRecord[] = [];
+  for (const st of steps) {
+    const o = await ctx.out.step(st.title, async (s) => {
+      const r = await st.run(false, waiterFor((t) => s.update(t)), (t) => s.update(t));
+      s.done(`${st.resource}: ${describeOutcome(r)}`);
+      return r;
+    });
+    applied.push({ step: st.step, resource: st.resource, action: o.action, changes: o.changes });
+  }
+  const report = reportOf(applied);
+
+  // 5. Verify
+  const cannotRun = opts.verify === false ? undefined : await emulatorCannotRunImages(clients.options.endpointUrl);
+  if (opts.verify === false || cannotRun) {
+    applied.push({ step: "verify", resource: "samples/cat.jpg", action: "skip", changes: [cannotRun ?? "--no-verify"] });
+    if (cannotRun) report.verifySkipped = cannotRun;
   } else {
     report.verify = await ctx.out.step("Verify", async (s) => {
       s.update("uploading samples/cat.jpg and waiting for its result");
@@ -231,9 +339,12 @@ export async function deploy(ctx: Context, config: Config, opts: DeployOptions, 
     });
     if (opts.golden) report.golden = await verifyGolden(ctx, config, bucket, deps, opts.golden, opts.tolerance ?? DEFAULT_GOLDEN_TOLERANCE);
   }
-  // 9b. …and the HTTP path, where it can run
-  if (config.http && report.functionUrl && !dryRun && opts.verify !== false) {
-    report.verifyHttp = await verifyHttpStep(ctx, clients, config.http, report.functionUrl, deps.sample, steps, (i) => Boolean(config.model) || CAT_CLASSES.has(i));
+  // 5b. …and the HTTP path, where it can run
+  if (config.http && functionUrl && opts.verify !== false) {
+    report.verifyHttp = await verifyHttpStep(ctx, clients, config.http, functionUrl, deps.sample, applied, (i) => Boolean(config.model) || CAT_CLASSES.has(i));
+    if (report.verifyHttp && opts.golden) {
+      report.goldenHttp = await verifyGoldenOverHttp(ctx, clients, config.http, functionUrl, opts.golden, opts.tolerance ?? DEFAULT_GOLDEN_TOLERANCE);
+    }
   }
   return report;
 }
@@ -250,11 +361,58 @@ async function verifyGolden(ctx: Context, config: Config, bucket: string, deps: 
     s.done(`${r.report.files} images, top-1 agreement ${(r.report.top1Agreement * 100).toFixed(1)}%, max |Δp| ${r.report.maxDeltaP.toFixed(4)}`);
     return r;
   });
+  return goldenVerdict(ctx, report);
+}
+
+/** The same golden images POSTed to the Function URL (signed for AWS_IAM). */
+async function verifyGoldenOverHttp(ctx: Context, clients: AwsClients, http: HttpConfig, url: string, golden: string, tolerance: number): Promise<GoldenReport> {
+  const sign = http.auth === "AWS_IAM" ? lambdaUrlSigner(clients.lambda, clients.region) : undefined;
+  const report = await ctx.out.step("Golden check over HTTP", async (s) => {
+    const r = await checkGoldenOverHttp(url, golden, { tolerance, sign, signal: ctx.signal, onProgress: (done, total) => s.update(`${done}/${total} answers`) });
+    s.done(`${r.files} images, top-1 agreement ${(r.top1Agreement * 100).toFixed(1)}%, max |Δp| ${r.maxDeltaP.toFixed(4)}`);
+    return r;
+  });
+  return goldenVerdict(ctx, report);
+}
+
+/** A failed golden check prints the table of the files that moved and exits 1. */
+function goldenVerdict(ctx: Context, report: GoldenReport): GoldenReport {
   if (!report.passed) {
     ctx.out.print(renderGoldenReport(report));
     throw new GoldenMismatch(report);
   }
   return report;
+}
+
+/**
+ * --dry-run's image step: the daemonless builder computes the digest without pushing, so an
+ * unchanged image plans as "unchanged"; the docker builder cannot tell without building and pushing.
+ */
+async function planImage(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps, runningImage: string | undefined, update: (t: string) => void): Promise<Outcome> {
+  const what = `build for linux/${archName(config)} and push`;
+  if (!runningImage) return outcome("create", [what]);
+  try {
+    const builder = await deps.selectBuilder(opts.builder ?? "auto");
+    if (builder.name !== "oci") return outcome("update", [`${what}; the function changes only if the digest does (the docker builder cannot tell before pushing)`]);
+    const built = await withStaged(ctx, deps, update, (staged) => builder.build({ staged, architecture: config.architecture, baseImage: opts.baseImage ?? config.baseImage, signal: ctx.signal, onProgress: update }));
+    return built.digest === digestOf(runningImage) ? outcome("unchanged", [`the same image (${built.digest.slice(0, 19)}…)`]) : outcome("update", [`${what} ${built.digest.slice(0, 19)}…`]);
+  } catch (err) {
+    return outcome("update", [`${what}; could not build to compare digests (${(err as Error).message})`]);
+  }
+}
+
+/** `--image`: read the manifest back from the registry and refuse what Lambda would (an index, an attestation, the wrong platform). */
+export async function preflightImage(clients: AwsClients, image: string, config: Config, opts: DeployOptions): Promise<void> {
+  const ref = parseReference(image);
+  const registry = opts.registry ? opts.registry.replace(/^https?:\/\//, "").replace(/\/+$/, "") : ref.registry;
+  const isEcr = /\.dkr\.ecr\./.test(ref.registry);
+  const auth = isEcr ? await registryLogin(clients.ecr) : undefined;
+  const client = new RegistryClient(registry, { auth: auth ? { username: auth.username, password: auth.password } : undefined, plainHttp: opts.registry?.startsWith("http://") || undefined });
+  try {
+    await preflight(client, ref.repository, ref.digest!, config.architecture);
+  } finally {
+    await client.close();
+  }
 }
 
 function archName(config: Config): string {
@@ -272,11 +430,7 @@ const short = (uri: string | undefined) => {
  * host there), or to --registry.
  */
 async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, deps: DeployDeps, repositoryUri: string, update: (t: string) => void) {
-  update("loading the model");
-  const spec = await deps.loadModel(update);
-  const dir = await mkdtemp(join(tmpdir(), "imgfn-stage-"));
-  try {
-    const staged = await (deps.stage ?? stageFunction)(spec, join(dir, "task"));
+  return withStaged(ctx, deps, update, async (staged) => {
     update("logging in to ECR");
     const auth = await registryLogin(deps.clients.ecr);
     const registry = opts.registry ?? auth.endpoint;
@@ -287,18 +441,29 @@ async function buildAndPush(ctx: Context, config: Config, opts: DeployOptions, d
       return await builder.build({
         staged,
         architecture: config.architecture,
-        baseImage: config.baseImage,
+        baseImage: opts.baseImage ?? config.baseImage,
         repository,
         tag: IMAGE_TAG,
         auth: { username: auth.username, password: auth.password },
         // an emulator's login endpoint (or --registry) may say http:// explicitly
         plainHttp: registry?.startsWith("http://") || undefined,
+        ...opts.imageAccess,
         signal: ctx.signal,
         onProgress: update,
       });
     } catch (err) {
       throw explainBuildError(err);
     }
+  });
+}
+
+/** Loads the model and stages the function in a temporary folder for `fn`. */
+async function withStaged<T>(ctx: Context, deps: DeployDeps, update: (t: string) => void, fn: (staged: Awaited<ReturnType<typeof stageFunction>>) => Promise<T>): Promise<T> {
+  update("loading the model");
+  const spec = await deps.loadModel(update);
+  const dir = await mkdtemp(join(tmpdir(), "imgfn-stage-"));
+  try {
+    return await fn(await (deps.stage ?? stageFunction)(spec, join(dir, "task")));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -377,12 +542,14 @@ export function freshPlan(config: Config, region: string, opts: DeployOptions, w
       ? s("image", opts.image, ["use this image (--image), by digest"])
       : s("image", `<account>.dkr.ecr.${region}.amazonaws.com/${names.repositoryName}`, [`build for linux/${archName(config)} and push${opts.registry ? ` via ${opts.registry}` : ""}`]),
     s("role", names.roleName, ["trusted by lambda.amazonaws.com", "least-privilege inline policy"]),
+    s("failure-queue", names.failureQueueName, ["SSE-SQS", "14 days retention", "only the function's role may send"]),
     s("log-group", names.logGroupName, [`retention ${config.logRetentionDays} days`]),
     s("function", names.functionName, [`${config.architecture}, ${config.memory} MB, ${config.timeout} s`, ...(config.reservedConcurrency !== undefined ? [`reserved concurrency ${config.reservedConcurrency}`] : [])]),
+    s("events", names.functionName, [`${config.retries} retries, failed events → ${names.failureQueueName}`]),
     s("permission", names.permissionStatementId, [`s3.amazonaws.com from ${bucket}`]),
     s("trigger", `s3://${bucket}/${config.inputPrefix}`, [`${Math.max(1, config.suffixes.length)} rule(s) for ${config.suffixes.join(" ") || "every key"}`]),
     ...(config.http ? [s("function-url", names.functionName, [`auth ${config.http.auth}`, ...(config.http.auth === "NONE" ? ["allow anyone: lambda:InvokeFunctionUrl, lambda:InvokeFunction (via the URL)"] : [])])] : []),
-    opts.verify === false ? s("verify", "samples/cat.jpg", ["--no-verify"], "skip") : s("verify", "samples/cat.jpg", ["upload, wait for the result, delete both"]),
+    s("verify", "samples/cat.jpg", [opts.verify === false ? "--no-verify" : "after a deploy: upload, wait for the result, delete both"], "skip"),
   ];
   return { dryRun: true, offline: true, account, region, bucket, functionName: names.functionName, steps, changed: true, note: why };
 }
@@ -394,8 +561,15 @@ const VERB: Record<Action, string> = { create: "create", update: "update", uncha
 export function renderPlan(report: DeployReport): string {
   const head = report.offline
     ? `Plan for ${report.functionName} in ${report.region} (no AWS access${report.note ? `: ${report.note}` : ""}; planned as a fresh account). Nothing was changed.`
-    : `Plan for ${report.functionName} in ${report.region}, account ${report.account}. Nothing was changed.`;
+    : report.changed
+      ? `Plan for ${report.functionName} in ${report.region}, account ${report.account}. Nothing was changed.`
+      : `No changes: ${report.functionName} in ${report.region}, account ${report.account}, already matches the config. Nothing was changed.`;
   const rows = report.steps.map((s) => [SYMBOL[s.action], s.step, VERB[s.action], s.resource, s.changes.join("; ")]);
-  const tally = (a: Action) => report.steps.filter((s) => s.action === a).length;
-  return `${head}\n${table(rows, { indent: 2 })}\n${tally("create")} to create, ${tally("update")} to update, ${tally("unchanged")} unchanged.`;
+  return `${head}\n${table(rows, { indent: 2 })}\n${tally(report.steps)}.`;
+}
+
+/** "2 to create, 1 to update, 8 unchanged" */
+function tally(steps: StepRecord[]): string {
+  const n = (a: Action) => steps.filter((s) => s.action === a).length;
+  return `${n("create")} to create, ${n("update")} to update, ${n("unchanged")} unchanged`;
 }

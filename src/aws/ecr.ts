@@ -8,7 +8,6 @@ import {
   ListTagsForResourceCommand,
   PutImageScanningConfigurationCommand,
   PutLifecyclePolicyCommand,
-  TagResourceCommand,
   type ECRClient,
   type Repository,
 } from "@aws-sdk/client-ecr";
@@ -65,12 +64,13 @@ export async function ensureRepository(ecr: ECRClient, req: RepositoryRequest, o
     await ecr.send(new PutLifecyclePolicyCommand({ repositoryName: req.name, lifecyclePolicyText: lifecyclePolicy() }));
     return { ...outcome("create", changes), repositoryUri: repo?.repositoryUri };
   }
-  // someone else's repository (tagged, but not as imgfn's) is neither changed nor adopted: teardown
-  // would later delete it with its images
+  // a repository without imgfn's tags is someone else's: adopting it would install the keep-10
+  // lifecycle rule (expiring their images) and let a later teardown delete it
   const tags = await repositoryTags(ecr, existing.repositoryArn!);
-  const missing = tagList.filter((t) => tags[t.Key] !== t.Value);
-  if (missing.length && Object.keys(tags).length) {
-    throw new UserError(`ECR repository ${req.name} exists but is not tagged as imgfn's`, { hint: `choose another "app" name in imgfn.config.json, or remove that repository` });
+  if (tagList.some((t) => tags[t.Key] !== t.Value)) {
+    throw new UserError(`ECR repository ${req.name} exists but is not tagged as imgfn's; imgfn changes only what carries its tags`, {
+      hint: `choose another "app" name in imgfn.config.json; or, if imgfn may take it over (its images then expire after the last ${IMAGES_TO_KEEP}, and teardown deletes it), tag it: aws ecr tag-resource --resource-arn ${existing.repositoryArn} --tags ${tagList.map((t) => `Key=${t.Key},Value=${t.Value}`).join(" ")}`,
+    });
   }
   const changes: string[] = [];
   if (!existing.imageScanningConfiguration?.scanOnPush) {
@@ -81,10 +81,6 @@ export async function ensureRepository(ecr: ECRClient, req: RepositoryRequest, o
   if (!currentPolicy || JSON.stringify(JSON.parse(currentPolicy)) !== lifecyclePolicy()) {
     changes.push("lifecycle rule set");
     if (!opts.dryRun) await ecr.send(new PutLifecyclePolicyCommand({ repositoryName: req.name, lifecyclePolicyText: lifecyclePolicy() }));
-  }
-  if (missing.length) {
-    changes.push("tagged");
-    if (!opts.dryRun) await ecr.send(new TagResourceCommand({ resourceArn: existing.repositoryArn!, tags: missing }));
   }
   return { ...outcome(changes.length ? "update" : "unchanged", changes), repositoryUri: existing.repositoryUri };
 }

@@ -44,6 +44,8 @@ export interface TranslateContext {
 
 const ACCESS_DENIED = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthorizationError"]);
 const BAD_CREDENTIALS = new Set(["InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature"]);
+/** The connection never reached AWS. */
+const NETWORK = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH", "EHOSTUNREACH", "TimeoutError"]);
 const EXPIRED = new Set(["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"]);
 
 /** Returns a UserError for the errors listed above, or the error itself. */
@@ -81,9 +83,16 @@ export function translateAwsError(err: unknown, ctx: TranslateContext = {}): unk
   if (/Region is missing/i.test(message)) {
     return new UserError("no AWS region configured", { hint: `pass --region, set "region" in imgfn.config.json, or set AWS_REGION`, cause: err });
   }
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = (err as NodeJS.ErrnoException).code ?? ((err as any).cause as NodeJS.ErrnoException | undefined)?.code;
   if (ctx.endpointUrl && (code === "ECONNREFUSED" || code === "ENOTFOUND" || name === "ECONNREFUSED")) {
     return new UserError(`cannot reach ${ctx.endpointUrl} (${code ?? name})`, { hint: "start the emulator or check --endpoint-url", cause: err });
+  }
+  if (NETWORK.has(code ?? "") || NETWORK.has(name)) {
+    const host = /(?:ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|connect \w+)\s+(\S+)/.exec(message)?.[1];
+    return new UserError(`cannot reach AWS${host ? ` at ${host}` : ""} (${code ?? name}): no network, or a DNS or proxy problem`, {
+      hint: "check the connection (and HTTPS_PROXY behind a proxy), then run the command again; imgfn deploy --dry-run without AWS access plans everything as new, and --endpoint-url points imgfn at an emulator",
+      cause: err,
+    });
   }
   return err;
 }

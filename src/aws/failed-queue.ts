@@ -11,14 +11,13 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
-  GetQueueUrlCommand,
   ReceiveMessageCommand,
   type Message,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { UserError } from "../errors.js";
+import { failureQueueUrl } from "./sqs.js";
 import { describeEvent, type FailedEvent, type FailedEventSource } from "../pipeline/failures.js";
-import { hasName } from "./errors.js";
 
 /** How long `imgfn failed` keeps messages from other readers while it pages through them. */
 export const LIST_HOLD_SECONDS = 30;
@@ -65,15 +64,9 @@ export class FailureQueue implements FailedEventSource {
 
   async queueUrl(): Promise<string> {
     if (this.url) return this.url;
-    try {
-      this.url = (await this.sqs.send(new GetQueueUrlCommand({ QueueName: this.queueName }))).QueueUrl!;
-      return this.url;
-    } catch (err) {
-      if (hasName(err, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")) {
-        throw new UserError(`the failure queue ${this.queueName} does not exist`, { hint: `run "imgfn deploy": it creates the queue and sends the events the function fails on there`, cause: err });
-      }
-      throw err;
-    }
+    this.url = await failureQueueUrl(this.sqs, this.queueName);
+    if (!this.url) throw new UserError(`the failure queue ${this.queueName} does not exist`, { hint: `run "imgfn deploy": it creates the queue and sends the events the function fails on there` });
+    return this.url;
   }
 
   /**

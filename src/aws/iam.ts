@@ -11,7 +11,6 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   PutRolePolicyCommand,
-  TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
   type IAMClient,
   type Role,
@@ -33,6 +32,8 @@ export interface RolePolicyInput {
   inputPrefix: string;
   outputPrefix: string;
   logGroupName: string;
+  /** The failure queue the function's async invocations send failed events to. */
+  failureQueueArn: string;
 }
 
 export function rolePolicy(p: RolePolicyInput) {
@@ -40,6 +41,14 @@ export function rolePolicy(p: RolePolicyInput) {
     Version: "2012-10-17",
     Statement: [
       { Sid: "ReadUploads", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${p.partition}:s3:::${p.bucket}/${p.inputPrefix}*` },
+      // without s3:ListBucket S3 answers a deleted key with 403 AccessDenied instead of 404 NoSuchKey
+      {
+        Sid: "ListUploads",
+        Effect: "Allow",
+        Action: "s3:ListBucket",
+        Resource: `arn:${p.partition}:s3:::${p.bucket}`,
+        Condition: { StringLike: { "s3:prefix": [`${p.inputPrefix}*`] } },
+      },
       { Sid: "WriteResults", Effect: "Allow", Action: "s3:PutObject", Resource: `arn:${p.partition}:s3:::${p.bucket}/${p.outputPrefix}*` },
       {
         Sid: "OwnLogGroup",
@@ -47,6 +56,7 @@ export function rolePolicy(p: RolePolicyInput) {
         Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
         Resource: `arn:${p.partition}:logs:${p.region}:${p.account}:log-group:${p.logGroupName}:*`,
       },
+      { Sid: "SendFailedEvents", Effect: "Allow", Action: "sqs:SendMessage", Resource: p.failureQueueArn },
     ],
   };
 }
@@ -130,12 +140,11 @@ export async function ensureRole(iam: IAMClient, req: RoleRequest, opts: { dryRu
     }
     return { ...outcome("create", changes), roleArn, isNew: true };
   }
-  if (!hasTags(role, req.tags) && role.Tags?.length) {
-    throw new UserError(`IAM role ${req.roleName} exists but is not tagged as imgfn's`, { hint: `choose another "app" name in imgfn.config.json, or remove that role` });
-  }
+  // an untagged role of the same name is someone else's: replacing its trust policy would break them
   if (!hasTags(role, req.tags)) {
-    changes.push("tagged");
-    if (!opts.dryRun) await iam.send(new TagRoleCommand({ RoleName: req.roleName, Tags: Object.entries(req.tags).map(([Key, Value]) => ({ Key, Value })) }));
+    throw new UserError(`IAM role ${req.roleName} exists but is not tagged as imgfn's; imgfn changes only what carries its tags`, {
+      hint: `choose another "app" name in imgfn.config.json; or, if imgfn may take it over (its trust policy and inline policy ${req.policyName} are then imgfn's, and teardown deletes it), tag it: aws iam tag-role --role-name ${req.roleName} --tags ${Object.entries(req.tags).map(([k, v]) => `Key=${k},Value=${v}`).join(" ")}`,
+    });
   }
   if (canonical(decodePolicy(role.AssumeRolePolicyDocument)) !== canonical(TRUST_POLICY)) {
     changes.push("trust policy");

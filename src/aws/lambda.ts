@@ -43,16 +43,20 @@ export interface FunctionRequest {
   environment: Record<string, string>;
   tags: Record<string, string>;
   reservedConcurrency?: number;
-  /** Async invocation retries (0..2). */
-  retries?: number;
 }
 
 export const digestOf = (uri: string | undefined) => /@(sha256:[0-9a-f]{64})$/.exec(uri ?? "")?.[1];
 
-/** The image the function runs, as repository@digest when Lambda knows it. */
+/**
+ * The image the function runs, as repository@digest. imgfn always deploys by digest, so the
+ * ImageUri it set says exactly that; ResolvedImageUri is only needed for a function deployed by
+ * tag (an emulator may fill it with a made-up digest, which must not count as a change).
+ */
 export function currentImage(fn: GetFunctionCommandOutput): string | undefined {
+  const set = fn.Code?.ImageUri;
+  if (digestOf(set)) return set;
   const resolved = fn.Code?.ResolvedImageUri;
-  return resolved && digestOf(resolved) ? resolved : fn.Code?.ImageUri;
+  return resolved && digestOf(resolved) ? resolved : set;
 }
 
 export async function getFunction(lambda: LambdaClient, name: string): Promise<GetFunctionCommandOutput | undefined> {
@@ -160,7 +164,6 @@ export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest,
     );
     await waitForFunctionReady(lambda, req.functionName, waiter);
     await ensureConcurrency(lambda, req, undefined);
-    await ensureRetries(lambda, req, waiter);
     return { ...outcome("create", changes), functionArn: created.FunctionArn };
   }
   const cfg = existing.Configuration!;
@@ -176,9 +179,7 @@ export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest,
   const missingTags = Object.fromEntries(Object.entries(req.tags).filter(([k, v]) => existing.Tags?.[k] !== v));
   const concurrency = existing.Concurrency?.ReservedConcurrentExecutions;
   const concurrencyChange = concurrency !== req.reservedConcurrency ? [`reserved concurrency ${concurrency ?? "none"} → ${req.reservedConcurrency ?? "none"}`] : [];
-  const retries = await currentRetries(lambda, req.functionName);
-  const retryChange = req.retries !== undefined && retries !== req.retries ? [`async retries ${retries} → ${req.retries}`] : [];
-  const changes = [...code, ...config, ...(Object.keys(missingTags).length ? ["tags"] : []), ...concurrencyChange, ...retryChange];
+  const changes = [...code, ...config, ...(Object.keys(missingTags).length ? ["tags"] : []), ...concurrencyChange];
   if (opts.dryRun || changes.length === 0) return { ...outcome(changes.length ? "update" : "unchanged", changes), functionArn };
 
   await waitForFunctionReady(lambda, req.functionName, waiter, { failed: "proceed" });
@@ -211,7 +212,6 @@ export async function ensureFunction(lambda: LambdaClient, req: FunctionRequest,
   }
   if (Object.keys(missingTags).length) await lambda.send(new TagResourceCommand({ Resource: functionArn, Tags: missingTags }));
   if (concurrencyChange.length) await ensureConcurrency(lambda, req, concurrency);
-  if (retryChange.length) await ensureRetries(lambda, req, waiter);
   return { ...outcome("update", changes), functionArn };
 }
 
@@ -234,21 +234,67 @@ async function ensureConcurrency(lambda: LambdaClient, req: FunctionRequest, cur
   }
 }
 
-/** Lambda's default for asynchronous invocations (S3 events) is 2 retries. */
-async function currentRetries(lambda: LambdaClient, name: string): Promise<number> {
+// ---------------------------------------------------------------------------------------------
+// Asynchronous invocations (S3 events): retries, maximum event age, on-failure destination
+
+/** Six hours, Lambda's maximum: an event waiting longer (throttling, an outage) goes to the failure queue. */
+export const MAX_EVENT_AGE_SECONDS = 6 * 3600;
+
+export interface EventInvokeRequest {
+  functionName: string;
+  /** 0..2 (config.retries). */
+  retries: number;
+  maxEventAgeSeconds: number;
+  /** ARN of the failure queue. */
+  onFailure: string;
+}
+
+export async function getEventInvokeConfig(lambda: LambdaClient, name: string): Promise<{ retries?: number; maxEventAge?: number; onFailure?: string } | undefined> {
   try {
-    return (await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }))).MaximumRetryAttempts ?? 2;
+    const c = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }));
+    return { retries: c.MaximumRetryAttempts, maxEventAge: c.MaximumEventAgeInSeconds, onFailure: c.DestinationConfig?.OnFailure?.Destination };
   } catch (err) {
-    if (hasName(err, "ResourceNotFoundException")) return 2;
+    if (hasName(err, "ResourceNotFoundException")) return undefined;
     throw err;
   }
 }
 
-async function ensureRetries(lambda: LambdaClient, req: FunctionRequest, waiter: Waiter): Promise<void> {
-  if (req.retries === undefined || (req.retries === 2 && (await currentRetries(lambda, req.functionName)) === 2)) return;
-  await retryWhile(() => lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: req.functionName, MaximumRetryAttempts: req.retries })), updateInProgress, waiter, {
-    timeout: 60_000,
-  });
+/** What differs between the function's event-invoke configuration and the wanted one (status reports these as drift). */
+export function eventInvokeChanges(current: Awaited<ReturnType<typeof getEventInvokeConfig>>, req: EventInvokeRequest): string[] {
+  // without a configuration Lambda retries twice, keeps events 6 hours, and drops failures
+  const c = { retries: current?.retries ?? 2, maxEventAge: current?.maxEventAge ?? MAX_EVENT_AGE_SECONDS, onFailure: current?.onFailure };
+  const changes: string[] = [];
+  if (c.retries !== req.retries) changes.push(`retries ${c.retries} → ${req.retries}`);
+  if (c.maxEventAge !== req.maxEventAgeSeconds) changes.push(`maximum event age ${c.maxEventAge} → ${req.maxEventAgeSeconds} s`);
+  if (c.onFailure !== req.onFailure) changes.push(`failed events → ${req.onFailure.split(":").pop()}${c.onFailure ? ` (was ${c.onFailure.split(":").pop()})` : ""}`);
+  return changes;
+}
+
+/** Lambda checks that the role may send to the destination; a just-granted permission takes a few seconds to apply. */
+const destinationNotYetAllowed = (err: unknown) =>
+  hasName(err, "InvalidParameterValueException") && /permission|not authorized|SendMessage/i.test((err as Error).message) ? "waiting for the role's sqs:SendMessage grant to apply" : undefined;
+
+export async function ensureEventInvokeConfig(lambda: LambdaClient, req: EventInvokeRequest, waiter: Waiter, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const current = await getEventInvokeConfig(lambda, req.functionName);
+  const changes = eventInvokeChanges(current, req);
+  if (!changes.length) return outcome("unchanged");
+  if (!opts.dryRun) {
+    await retryWhile(
+      () =>
+        lambda.send(
+          new PutFunctionEventInvokeConfigCommand({
+            FunctionName: req.functionName,
+            MaximumRetryAttempts: req.retries,
+            MaximumEventAgeInSeconds: req.maxEventAgeSeconds,
+            DestinationConfig: { OnFailure: { Destination: req.onFailure } },
+          }),
+        ),
+      (err) => destinationNotYetAllowed(err) ?? updateInProgress(err),
+      waiter,
+      { timeout: ROLE_PROPAGATION_TIMEOUT, initialDelay: 2000, maxDelay: 10_000 },
+    );
+  }
+  return outcome(current ? "update" : "create", changes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +356,14 @@ export async function ensureInvokePermission(lambda: LambdaClient, req: Permissi
   return outcome(existing ? "update" : "create", detail);
 }
 
-export async function removeInvokePermission(lambda: LambdaClient, functionName: string, statementId: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+/** The function carries imgfn's tags for this app, so teardown may change it. */
+export const ownedBy = (fn: GetFunctionCommandOutput, ownTags: Record<string, string>) => Object.entries(ownTags).every(([k, v]) => fn.Tags?.[k] === v);
+
+/** Removes imgfn's statement from imgfn's function; a function of the same name that is not imgfn's keeps its policy. */
+export async function removeInvokePermission(lambda: LambdaClient, functionName: string, statementId: string, ownTags: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const fn = await getFunction(lambda, functionName);
+  if (!fn) return outcome("absent");
+  if (!ownedBy(fn, ownTags)) return outcome("skip", [`function ${functionName} is not tagged as imgfn's; its policy is left alone`]);
   const existing = (await policyStatements(lambda, functionName)).find((s) => s.Sid === statementId);
   if (!existing) return outcome("absent");
   if (!opts.dryRun) await tolerating(lambda.send(new RemovePermissionCommand({ FunctionName: functionName, StatementId: statementId })), "ResourceNotFoundException");
@@ -320,7 +373,7 @@ export async function removeInvokePermission(lambda: LambdaClient, functionName:
 export async function deleteFunction(lambda: LambdaClient, functionName: string, ownTags: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
   const fn = await getFunction(lambda, functionName);
   if (!fn) return outcome("absent");
-  if (!Object.entries(ownTags).every(([k, v]) => fn.Tags?.[k] === v)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
+  if (!ownedBy(fn, ownTags)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
   if (!opts.dryRun) await tolerating(lambda.send(new DeleteFunctionCommand({ FunctionName: functionName })), "ResourceNotFoundException");
   return outcome("delete");
 }

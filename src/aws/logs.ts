@@ -9,6 +9,7 @@ import {
   DeleteLogGroupCommand,
   DescribeLogGroupsCommand,
   FilterLogEventsCommand,
+  ListTagsForResourceCommand,
   PutRetentionPolicyCommand,
   type CloudWatchLogsClient,
   type FilterLogEventsCommandOutput,
@@ -16,6 +17,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import type { LogEvent, LogQuery, LogSource } from "../target.js";
 import { parseReport, type ReportLine } from "../ui/logs.js";
+import { UserError } from "../errors.js";
 import { hasName, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { realSleep, type Sleep } from "./retry.js";
@@ -31,6 +33,13 @@ export interface LogGroupRequest {
   tags: Record<string, string>;
 }
 
+export async function logGroupTags(logs: CloudWatchLogsClient, group: LogGroup): Promise<Record<string, string>> {
+  const arn = (group.logGroupArn ?? group.arn ?? "").replace(/:\*$/, "");
+  return (await logs.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags ?? {};
+}
+
+const carries = (tags: Record<string, string>, own: Record<string, string>) => Object.entries(own).every(([k, v]) => tags[k] === v);
+
 export async function ensureLogGroup(logs: CloudWatchLogsClient, req: LogGroupRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
   const group = await describeLogGroup(logs, req.name);
   if (!group) {
@@ -40,13 +49,20 @@ export async function ensureLogGroup(logs: CloudWatchLogsClient, req: LogGroupRe
     }
     return outcome("create", [`retention ${req.retentionDays} days`]);
   }
+  if (!carries(await logGroupTags(logs, group), req.tags)) {
+    throw new UserError(`log group ${req.name} exists but is not tagged as imgfn's (another function of that name wrote to it?); imgfn changes only what carries its tags`, {
+      hint: `choose another "app" name in imgfn.config.json; or, if imgfn may take it over (teardown then deletes it), tag it: aws logs tag-resource --resource-arn ${(group.logGroupArn ?? group.arn ?? "").replace(/:\*$/, "")} --tags ${Object.entries(req.tags).map(([k, v]) => `${k}=${v}`).join(",")}`,
+    });
+  }
   if (group.retentionInDays === req.retentionDays) return outcome("unchanged");
   if (!opts.dryRun) await logs.send(new PutRetentionPolicyCommand({ logGroupName: req.name, retentionInDays: req.retentionDays }));
   return outcome("update", [`retention ${group.retentionInDays ?? "never expire"} → ${req.retentionDays} days`]);
 }
 
-export async function deleteLogGroup(logs: CloudWatchLogsClient, name: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
-  if (!(await describeLogGroup(logs, name))) return outcome("absent");
+export async function deleteLogGroup(logs: CloudWatchLogsClient, name: string, ownTags: Record<string, string>, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const group = await describeLogGroup(logs, name);
+  if (!group) return outcome("absent");
+  if (!carries(await logGroupTags(logs, group), ownTags)) return outcome("skip", ["not tagged as imgfn's; left alone"]);
   if (!opts.dryRun) await tolerating(logs.send(new DeleteLogGroupCommand({ logGroupName: name })), "ResourceNotFoundException");
   return outcome("delete");
 }

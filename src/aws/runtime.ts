@@ -12,6 +12,8 @@ export interface AwsRuntime {
   selectBuilder: (choice: BuilderChoice, env: NodeJS.ProcessEnv, signal: AbortSignal) => Promise<ImageBuilder>;
   sleep: Sleep;
   stage: typeof stageFunction;
+  /** deploy --image's registry check; undefined: the real one (src/aws/deploy.ts). */
+  preflightImage?: typeof import("./deploy.js").preflightImage;
   sample: () => string;
   /** Verify's wait for the result (ms); undefined: the default. */
   verifyTimeout?: number;
@@ -23,6 +25,7 @@ const defaults: AwsRuntime = {
   selectBuilder: (choice, env, signal) => realSelectBuilder(choice, { env, signal }),
   sleep: realSleep,
   stage: stageFunction,
+  preflightImage: undefined,
   sample: () => samplePath("cat.jpg"),
   verifyTimeout: undefined,
   stdinIsTTY: () => Boolean(process.stdin.isTTY),

@@ -22,6 +22,7 @@ import { CREATED_BUCKET_TAG, triggerFilters } from "../config.js";
 import { UserError } from "../errors.js";
 import { hasName, httpStatus, tolerating } from "./errors.js";
 import { type Outcome, outcome } from "./outcome.js";
+import { realSleep, type Waiter } from "./retry.js";
 
 export interface BucketState {
   exists: boolean;
@@ -100,7 +101,10 @@ export async function ensureBucket(s3: S3Client, req: BucketRequest, opts: { dry
     if (hasName(err, "BucketAlreadyExists")) {
       throw new UserError(`the bucket name ${req.bucket} is taken by another AWS account`, { hint: `set another "bucket" in imgfn.config.json`, cause: err });
     }
-    if (!hasName(err, "BucketAlreadyOwnedByYou")) throw err; // ours already: an earlier run was interrupted
+    // it appeared between the check and the create (another deploy, or its owner): someone
+    // else's bucket in this account, so neither marked as created by imgfn nor reconfigured
+    if (hasName(err, "BucketAlreadyOwnedByYou")) return { ...outcome("unchanged", ["existing bucket, not created by imgfn"]), state: await inspectBucket(s3, req.bucket, req.region) };
+    throw err;
   }
   await s3.send(
     new PutPublicAccessBlockCommand({
@@ -229,8 +233,21 @@ export const sameRules = (a: RuleView[], b: RuleView[]) => {
   return JSON.stringify(a.map(key).sort()) === JSON.stringify(b.map(key).sort());
 };
 
-/** Read-modify-write of the notification configuration, keeping every foreign rule. */
-export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
+/**
+ * How long a writer waits before reading its notification configuration back. Another writer that
+ * read before our write saves within its own read→write latency (well under a second), so reads
+ * 1–2 s apart see it.
+ */
+export const SETTLE_MS = 1000;
+const MERGE_ROUNDS = 6;
+
+/**
+ * Read-modify-write of the notification configuration, keeping every foreign rule. S3 has no
+ * conditional write here, so two apps deploying to one bucket at once could each write what they
+ * read and drop the other's rules: after writing, read it back (twice, a moment apart) and merge
+ * again whenever another writer got in between.
+ */
+export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { dryRun?: boolean; waiter?: Waiter } = {}): Promise<Outcome & { rules: LambdaFunctionConfiguration[]; foreign: number }> {
   const current = await getNotifications(s3, req.bucket);
   const functionName = functionNameOf(req.functionArn);
   const isOurs = (r: RuleView) => isOwnRule(r, req.idPrefix, functionName);
@@ -248,13 +265,49 @@ export async function ensureTrigger(s3: S3Client, req: TriggerRequest, opts: { d
   if (sameRules(existing, desired)) return { ...outcome("unchanged", kept), rules, foreign: foreign.length };
   const action = existing.length ? "update" : "create";
   const changes = [`${rules.length} rule${rules.length > 1 ? "s" : ""} for s3://${req.bucket}/${req.prefix}*${req.suffixes.length ? ` (${req.suffixes.join(" ")})` : ""}`, ...kept];
-  if (!opts.dryRun) {
-    await putNotifications(s3, req.bucket, {
-      ...current,
-      LambdaFunctionConfigurations: [...(current.LambdaFunctionConfigurations ?? []).filter((r) => !ownLambdaRule(req.idPrefix, functionName)(r)), ...rules],
-    });
+  if (opts.dryRun) return { ...outcome(action, changes), rules, foreign: foreign.length };
+  const merged = (config: NotificationConfiguration): NotificationConfiguration => ({
+    ...config,
+    LambdaFunctionConfigurations: [...(config.LambdaFunctionConfigurations ?? []).filter((r) => !ownLambdaRule(req.idPrefix, functionName)(r)), ...rules],
+  });
+  await putNotifications(s3, req.bucket, merged(current));
+  const { rewrites, current: after } = await settle(s3, req.bucket, { holds: (c) => sameRules(ruleViews(c).filter(isOurs), desired), rewrite: merged }, opts.waiter);
+  if (rewrites) changes.push(`merged again ${rewrites} time${rewrites > 1 ? "s" : ""} after another writer`);
+  return { ...outcome(action, changes), rules, foreign: ruleViews(after).filter((r) => !isOurs(r)).length };
+}
+
+/**
+ * After a write: read the configuration back twice, a moment apart, and write again (rebuilt from
+ * what is there now) whenever `holds` fails, i.e. another writer saved what it had read before.
+ */
+async function settle(
+  s3: S3Client,
+  bucket: string,
+  goal: { holds: (c: NotificationConfiguration) => boolean; rewrite: (c: NotificationConfiguration) => NotificationConfiguration; skipDestinationValidation?: boolean },
+  waiter?: Waiter,
+): Promise<{ rewrites: number; current: NotificationConfiguration }> {
+  const sleep = waiter?.sleep ?? realSleep;
+  let confirmations = 0;
+  let rewrites = 0;
+  let current: NotificationConfiguration = {};
+  for (let round = 0; confirmations < 2; round++) {
+    if (round >= MERGE_ROUNDS) {
+      throw new UserError(`the notification configuration of ${bucket} keeps changing under imgfn's writes (another deploy or teardown on this bucket?); imgfn's rules are not settled`, {
+        hint: "run the command again once the other one has finished",
+      });
+    }
+    await sleep(SETTLE_MS + Math.floor(Math.random() * SETTLE_MS), waiter?.signal);
+    current = await getNotifications(s3, bucket);
+    if (goal.holds(current)) {
+      confirmations++;
+      continue;
+    }
+    confirmations = 0;
+    rewrites++;
+    waiter?.onWait?.(`another writer changed the notification configuration of ${bucket}; merging again`);
+    await putNotifications(s3, bucket, goal.rewrite(current), { skipDestinationValidation: goal.skipDestinationValidation });
   }
-  return { ...outcome(action, changes), rules, foreign: foreign.length };
+  return { rewrites, current };
 }
 
 function selfOverlaps(rules: RuleView[]): string[] {
@@ -289,16 +342,19 @@ async function putNotifications(s3: S3Client, bucket: string, config: Notificati
 }
 
 /** Removes imgfn's rules only (those of `functionName` under `idPrefix`). */
-export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, functionName: string, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+export async function removeTrigger(s3: S3Client, bucket: string, idPrefix: string, functionName: string, opts: { dryRun?: boolean; waiter?: Waiter } = {}): Promise<Outcome> {
   const current = await getNotifications(s3, bucket);
   const own = ownLambdaRule(idPrefix, functionName);
   const ours = (current.LambdaFunctionConfigurations ?? []).filter(own);
   if (!ours.length) return outcome("absent");
   const foreign = ruleViews(current).length - ours.length;
   if (!opts.dryRun) {
+    const without = (c: NotificationConfiguration) => ({ ...c, LambdaFunctionConfigurations: (c.LambdaFunctionConfigurations ?? []).filter((r) => !own(r)) });
     // only removing: S3 need not re-validate the destinations of the rules that stay (a foreign
     // rule whose function was deleted would otherwise block the teardown)
-    await putNotifications(s3, bucket, { ...current, LambdaFunctionConfigurations: (current.LambdaFunctionConfigurations ?? []).filter((r) => !own(r)) }, { skipDestinationValidation: true });
+    await putNotifications(s3, bucket, without(current), { skipDestinationValidation: true });
+    // a writer that read before this removal must not bring imgfn's rules back
+    await settle(s3, bucket, { holds: (c) => !(c.LambdaFunctionConfigurations ?? []).some(own), rewrite: without, skipDestinationValidation: true }, opts.waiter);
   }
   return outcome("delete", [`${ours.length} rule${ours.length > 1 ? "s" : ""}`, ...(foreign ? [`${foreign} other rule${foreign > 1 ? "s" : ""} kept`] : [])]);
 }

@@ -1,12 +1,14 @@
 /** `imgfn status`: what is deployed, what the logs say, and where it drifted from the config. */
-import { bucketName, type Config, functionEnvironment, resourceNames } from "../config.js";
+import { bucketName, type Config, resourceNames } from "../config.js";
 import type { AwsClients } from "./clients.js";
+import { deployedBucket, desiredState } from "./desired.js";
 import { describeRepository } from "./ecr.js";
-import { canonical, getInlinePolicy, getRole, rolePolicy } from "./iam.js";
-import { configurationChanges, currentImage, digestOf, getFunction, policyStatements } from "./lambda.js";
+import { canonical, getInlinePolicy, getRole } from "./iam.js";
+import { configurationChanges, currentImage, digestOf, eventInvokeChanges, getEventInvokeConfig, getFunction, policyStatements } from "./lambda.js";
 import { type FunctionUrlView, functionUrlDrift, getFunctionUrl, viewOf } from "./function-url.js";
 import { describeLogGroup, type InvocationSummary, summarizeInvocations } from "./logs.js";
 import { desiredRules, getNotifications, isOwnRule, type RuleView, ruleViews, sameRules } from "./s3.js";
+import { countFailedEvents } from "./sqs.js";
 import { callerIdentity } from "./sts.js";
 
 export interface StatusReport {
@@ -34,24 +36,34 @@ export interface StatusReport {
   role?: { name: string; arn?: string };
   repository?: { name: string; uri?: string };
   logs: InvocationSummary & { retentionDays?: number; since: number };
+  /** Events waiting in the failure queue (undefined: no queue). */
+  failedEvents?: number;
+  failureQueue: string;
   drift: string[];
 }
 
-export async function status(clients: AwsClients, config: Config, opts: { since?: number } = {}): Promise<StatusReport> {
+export async function status(clients: AwsClients, config: Config, opts: { since?: number; bucket?: string } = {}): Promise<StatusReport> {
   const names = resourceNames(config);
-  const { account, partition } = await callerIdentity(clients.sts);
+  const identity = await callerIdentity(clients.sts);
+  const { account } = identity;
   const region = clients.region;
-  const bucket = bucketName(config, account, region);
   const since = opts.since ?? Date.now() - 24 * 3600_000;
+  const fn = await getFunction(clients.lambda, names.functionName);
+  // where the function was deployed to (--bucket, else its record), so rules there are found
+  const configured = bucketName(config, account, region);
+  const recorded = deployedBucket(fn);
+  const bucket = opts.bucket ?? recorded ?? configured;
+  const want = desiredState(config, { identity, region, bucket, endpointUrl: clients.options.endpointUrl });
 
-  const [fn, role, repo, notifications, statements, group, summary, url] = await Promise.all([
-    getFunction(clients.lambda, names.functionName),
+  const [role, repo, notifications, statements, group, summary, failedEvents, events, url] = await Promise.all([
     getRole(clients.iam, names.roleName),
     describeRepository(clients.ecr, names.repositoryName),
     getNotifications(clients.s3, bucket),
     policyStatements(clients.lambda, names.functionName),
     describeLogGroup(clients.logs, names.logGroupName),
     summarizeInvocations(clients.logs, names.logGroupName, since),
+    countFailedEvents(clients.sqs, names.failureQueueName),
+    fn ? getEventInvokeConfig(clients.lambda, names.functionName) : undefined,
     getFunctionUrl(clients.lambda, names.functionName),
   ]);
   const rules = ruleViews(notifications);
@@ -65,10 +77,13 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
       architecture: config.architecture,
       memory: config.memory,
       timeout: config.timeout,
-      environment: functionEnvironment(config, { endpointUrl: clients.options.endpointUrl }),
+      environment: want.environment,
       tags: names.tags,
     };
+    if (!opts.bucket && recorded && config.bucket && recorded !== config.bucket) drift.push(`deployed to bucket ${recorded}, but the config names ${config.bucket}`);
     drift.push(...configurationChanges(cfg, desired).map((c) => `function ${c}`));
+    drift.push(...eventInvokeChanges(events, want.eventInvoke).map((c) => `async invocations: ${c}`));
+    if (failedEvents === undefined) drift.push(`failure queue ${names.failureQueueName} is missing (failed events are dropped)`);
     const arch = cfg.Architectures?.[0] ?? "x86_64";
     if (arch !== config.architecture) drift.push(`function architecture ${arch} → ${config.architecture}`);
     const reserved = fn.Concurrency?.ReservedConcurrentExecutions;
@@ -81,8 +96,7 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
   }
   if (role) {
     const policy = await getInlinePolicy(clients.iam, names.roleName, names.policyName);
-    const wanted = rolePolicy({ partition, region, account, bucket, inputPrefix: config.inputPrefix, outputPrefix: config.outputPrefix, logGroupName: names.logGroupName });
-    if (canonical(policy) !== canonical(wanted)) drift.push("role permissions differ from the config's bucket/prefixes");
+    if (canonical(policy) !== canonical(want.policy)) drift.push("role permissions differ from the config's bucket/prefixes");
   }
   if (group && group.retentionInDays !== config.logRetentionDays) drift.push(`log retention ${group.retentionInDays ?? "never expire"} → ${config.logRetentionDays} days`);
 
@@ -113,6 +127,8 @@ export async function status(clients: AwsClients, config: Config, opts: { since?
     role: role ? { name: names.roleName, arn: role.Arn } : undefined,
     repository: repo ? { name: names.repositoryName, uri: repo.repositoryUri } : undefined,
     logs: { ...summary, retentionDays: group?.retentionInDays, since },
+    failedEvents,
+    failureQueue: names.failureQueueName,
     drift,
   };
 }

@@ -5,15 +5,19 @@ import type { Target } from "../target.js";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { UserError } from "../errors.js";
 import { createClients } from "./clients.js";
+import { deployedBucket } from "./desired.js";
 import { FailureQueue } from "./failed-queue.js";
 import { hasName, withAwsErrors } from "./errors.js";
+import { getFunction } from "./lambda.js";
 import { CloudWatchLogSource } from "./logs.js";
 import { callerIdentity } from "./sts.js";
 
 export async function awsTarget(ctx: Context, config: Config): Promise<Target> {
   const clients = await createClients(ctx.globals, config, { env: ctx.env });
-  const bucket = config.bucket ?? bucketName(config, (await withAwsErrors(() => callerIdentity(clients.sts), ctx.globals)).account, clients.region);
   const names = resourceNames(config);
+  // where the deployed function listens (deploy --bucket records it), else the config's bucket
+  const recorded = deployedBucket(await getFunction(clients.lambda, names.functionName).catch(() => undefined));
+  const bucket = recorded ?? config.bucket ?? bucketName(config, (await withAwsErrors(() => callerIdentity(clients.sts), ctx.globals)).account, clients.region);
   let failures: FailureQueue | undefined;
   return {
     kind: "aws",

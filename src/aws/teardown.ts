@@ -1,7 +1,8 @@
 /**
  * `imgfn teardown`: removes exactly what imgfn created, in a safe order — stop the events first
  * (trigger rules, permission), then the function and its logs, then the role and the repository.
- * The bucket only on request, only if imgfn made it (or --force), never silently with objects.
+ * The bucket only on request, only if imgfn made it (or --force), never silently with objects;
+ * the failure queue only when empty (or --force): its messages are events that were never processed.
  */
 import type { Context } from "../commands/command.js";
 import { bucketName, type Config, resourceNames } from "../config.js";
@@ -10,14 +11,18 @@ import type { AwsClients } from "./clients.js";
 import { deleteRepository } from "./ecr.js";
 import { deleteRole } from "./iam.js";
 import { deleteFunctionUrl } from "./function-url.js";
-import { deleteFunction, removeInvokePermission } from "./lambda.js";
+import { deployedBucket } from "./desired.js";
+import { deleteFunction, getFunction, ownedBy, removeInvokePermission } from "./lambda.js";
 import { deleteLogGroup } from "./logs.js";
-import { realSleep } from "./retry.js";
 import { type Action, describeOutcome, type Outcome, outcome } from "./outcome.js";
 import { countObjects, deleteBucket, inspectBucket, removeTrigger } from "./s3.js";
+import { realSleep, type Sleep } from "./retry.js";
+import { deleteFailureQueue, FailedEventsError } from "./sqs.js";
 import { callerIdentity } from "./sts.js";
 
 export interface TeardownOptions {
+  /** --bucket: where the trigger rules are (default: the bucket the function records, else the config's). */
+  bucket?: string;
   keepLogs?: boolean;
   deleteBucket?: boolean;
   force?: boolean;
@@ -29,6 +34,8 @@ export interface TeardownDeps {
   /** Asks the user; only called when --yes was not given and stdin is a TTY. */
   confirm: (question: string) => Promise<boolean>;
   stdinIsTTY: boolean;
+  /** Backoff sleep (tests: instant). */
+  sleep?: Sleep;
 }
 
 export interface TeardownItem {
@@ -59,19 +66,31 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   const names = resourceNames(config);
   const { account } = await callerIdentity(clients.sts);
   const region = clients.region;
-  const bucket = bucketName(config, account, region);
+  const bucket = opts.bucket ?? deployedBucket(await getFunction(clients.lambda, names.functionName)) ?? bucketName(config, account, region);
 
   const tasks: Task[] = [
-    { step: "trigger", title: "Trigger rules", resource: `s3://${bucket}`, run: (dryRun) => removeTrigger(clients.s3, bucket, names.notificationIdPrefix, names.functionName, { dryRun }) },
-    { step: "permission", title: "Invoke permission", resource: names.permissionStatementId, run: (dryRun) => removeInvokePermission(clients.lambda, names.functionName, names.permissionStatementId, { dryRun }) },
-    { step: "function-url", title: "Function URL", resource: names.functionName, run: (dryRun) => deleteFunctionUrl(clients.lambda, names.functionName, { sleep: realSleep, signal: ctx.signal }, { dryRun }) },
+    { step: "trigger", title: "Trigger rules", resource: `s3://${bucket}`, run: (dryRun) => removeTrigger(clients.s3, bucket, names.notificationIdPrefix, names.functionName, { dryRun, waiter: { sleep: deps.sleep ?? realSleep, signal: ctx.signal } }) },
+    { step: "permission", title: "Invoke permission", resource: names.permissionStatementId, run: (dryRun) => removeInvokePermission(clients.lambda, names.functionName, names.permissionStatementId, names.tags, { dryRun }) },
+    {
+      step: "function-url",
+      title: "Function URL",
+      resource: names.functionName,
+      run: async (dryRun) => {
+        const fn = await getFunction(clients.lambda, names.functionName);
+        if (!fn) return outcome("absent");
+        if (!ownedBy(fn, names.tags)) return outcome("skip", [`function ${names.functionName} is not tagged as imgfn's; its URL is left alone`]);
+        return deleteFunctionUrl(clients.lambda, names.functionName, { sleep: deps.sleep ?? realSleep, signal: ctx.signal }, { dryRun });
+      },
+    },
     { step: "function", title: "Function", resource: names.functionName, run: (dryRun) => deleteFunction(clients.lambda, names.functionName, names.tags, { dryRun }) },
     {
       step: "log-group",
       title: "Log group",
       resource: names.logGroupName,
-      run: async (dryRun) => (opts.keepLogs ? outcome("skip", ["--keep-logs"]) : deleteLogGroup(clients.logs, names.logGroupName, { dryRun })),
+      run: async (dryRun) => (opts.keepLogs ? outcome("skip", ["--keep-logs"]) : deleteLogGroup(clients.logs, names.logGroupName, names.tags, { dryRun })),
     },
+    // after the function: nothing sends to it any more. With failed events inside, the plan below refuses unless --force.
+    { step: "failure-queue", title: "Failure queue", resource: names.failureQueueName, run: (dryRun) => deleteFailureQueue(clients.sqs, names.failureQueueName, names.tags, { dryRun, force: opts.force }) },
     { step: "role", title: "Role", resource: names.roleName, run: (dryRun) => deleteRole(clients.iam, names.roleName, names.policyName, names.tags, { dryRun }) },
     { step: "repository", title: "Image repository", resource: names.repositoryName, run: (dryRun) => deleteRepository(clients.ecr, names.repositoryName, names.tags, { dryRun }) },
   ];
@@ -109,7 +128,11 @@ export async function teardown(ctx: Context, config: Config, opts: TeardownOptio
   // Plan with read-only calls first: it drives the confirmation and the "nothing to do" answer.
   const planned: TeardownItem[] = [];
   for (const t of tasks) {
-    const o = await t.run(true);
+    const o = await t.run(true).catch((err) => {
+      // --dry-run lists the whole plan, saying where the real teardown would stop
+      if (opts.dryRun && err instanceof FailedEventsError) return outcome("skip", [`holds ${err.count} failed event${err.count === 1 ? "" : "s"}: teardown stops before deleting anything unless --force`]);
+      throw err;
+    });
     planned.push({ step: t.step, resource: t.resource, action: o.action, changes: o.changes });
   }
   const toDelete = planned.filter((p) => p.action === "delete");

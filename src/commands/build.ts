@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { type Architecture, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { BuildResult, RegistryAuth } from "../image/builder.js";
+import { baseImageAccess } from "../image/credentials.js";
 import { type BuilderChoice, selectBuilder } from "../image/index.js";
 import { parseRepository } from "../image/reference.js";
 import { stageFunction } from "../image/stage.js";
@@ -77,7 +78,7 @@ export const buildCommand = defineCommand({
           repository: target,
           tag: opts.tag,
           auth,
-          ca,
+          ...(await baseImageAccess(config.baseImage, ca, ctx.env)),
           output: opts.output ? resolve(ctx.cwd, opts.output) : undefined,
           signal: ctx.signal,
           onProgress: (m) => s.update(m),

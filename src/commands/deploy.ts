@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createClients } from "../aws/clients.js";
 import { type DeployReport, deploy, renderPlan } from "../aws/deploy.js";
@@ -10,6 +12,7 @@ import { formatMs, type StepHandle } from "../ui/output.js";
 import { defineCommand, type Context } from "./command.js";
 import { goldenOptions } from "./golden-options.js";
 import { loadModelFromOptions, modelOptions } from "./model-options.js";
+import { baseImageAccess } from "../image/credentials.js";
 
 /** Config flags shared by init and deploy (flags override imgfn.config.json). */
 export function configFlags(cmd: Command): void {
@@ -58,6 +61,8 @@ export const deployCommand = defineCommand({
       .option("--no-verify", "skip the sample upload at the end")
       .option("--image <uri>", "deploy this image (repository@sha256:… or an ECR tag) instead of building")
       .option("--registry <host>", "push to this registry host instead of the one ECR names (emulators, proxies)")
+      .option("--registry-ca <pem-file>", "trust this CA certificate for the registries' TLS (the push and the base image)")
+      .option("--base-image <ref>", "base image (default: public.ecr.aws/lambda/nodejs:22, or the config's baseImage)")
       .option("--builder <kind>", "auto | docker | oci (daemonless)", "auto")
       .option("--http", 'also serve classification over HTTP: a Function URL with AWS_IAM auth (config "http" sets auth NONE and CORS)');
     goldenOptions(cmd, "after the sample, upload its images and check the deployed function answers as recorded");
@@ -66,21 +71,23 @@ export const deployCommand = defineCommand({
   },
   async run(ctx, opts) {
     if (!["auto", "docker", "oci"].includes(opts.builder)) throw new ConfigError(`--builder must be auto, docker or oci (got "${opts.builder}")`);
-    const config = loadConfig(ctx.cwd, configOverrides(opts, ctx.globals), ctx.globals.config);
+    const config = loadConfig(ctx.cwd, { ...configOverrides(opts, ctx.globals), baseImage: opts.baseImage }, ctx.globals.config);
     // --http turns the URL on; an "http" object in the config keeps its auth and CORS
     if (opts.http && !config.http) config.http = { auth: "AWS_IAM" };
+    const imageAccess = await baseImageAccess(config.baseImage, opts.registryCa ? await readFile(resolve(ctx.cwd, opts.registryCa)) : undefined, ctx.env);
     const report = await withAwsErrors(async () => {
       const clients = await createClients(ctx.globals, config, { registry: opts.registry, env: ctx.env });
       return deploy(
         ctx,
         config,
-        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, golden: opts.golden, tolerance: opts.tolerance },
+        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, imageAccess, golden: opts.golden, tolerance: opts.tolerance },
         {
           clients,
           selectBuilder: (choice) => awsRuntime.selectBuilder(choice, ctx.env, ctx.signal),
           loadModel: (update) => loadModelFromOptions(ctx, opts, { update } as unknown as StepHandle, { model: config.model, labels: config.labels }),
           sleep: awsRuntime.sleep,
           stage: awsRuntime.stage,
+          preflightImage: awsRuntime.preflightImage,
           sample: awsRuntime.sample(),
           verifyTimeout: awsRuntime.verifyTimeout,
         },
@@ -116,4 +123,5 @@ function printReport(ctx: Context, report: DeployReport): void {
   const h = report.verifyHttp;
   if (h) rows.splice(3, 0, ["verified HTTP", `cat → ${h.top1} (${(h.score * 100).toFixed(1)}%), ${formatMs(h.latencyMs)} round trip`]);
   ctx.out.print(ctx.out.table(rows, { indent: 2, shrink: [1] }));
+  if (report.verifySkipped) ctx.out.warn(`verify skipped: ${report.verifySkipped}`);
 }

@@ -9,12 +9,14 @@ import { defineCommand } from "./command.js";
 export const statusCommand = defineCommand({
   examples: ["status", "status --since 2h", "status --since 7d --json", "status --region eu-west-1 --profile prod"],
   options: (cmd) => {
-    cmd.option("--since <when>", "summarise invocations since this long ago (30m, 2h, 1d) or an ISO time", "24h");
+    cmd
+      .option("--since <when>", "summarise invocations since this long ago (30m, 2h, 1d) or an ISO time", "24h")
+      .option("--bucket <name>", "the bucket to look for the trigger in (default: the one the function was deployed to)");
   },
   async run(ctx, opts) {
     const config = loadConfig(ctx.cwd, { region: ctx.globals.region }, ctx.globals.config);
     const since = parseSince(opts.since);
-    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { since }), ctx.globals);
+    const report = await withAwsErrors(async () => status(await createClients(ctx.globals, config, { env: ctx.env }), config, { bucket: opts.bucket, since }), ctx.globals);
     ctx.out.result(report);
     const { c } = ctx.out;
     if (!report.deployed) {
@@ -40,6 +42,14 @@ export const statusCommand = defineCommand({
           : "none yet (no log group)",
       ],
       ["errors", l.errors ? c.red(`${l.errors}${l.lastError ? ` — last: ${l.lastError}` : ""}`) : "0"],
+      [
+        "failed events",
+        report.failedEvents === undefined
+          ? c.yellow(`no failure queue (${report.failureQueue})`)
+          : report.failedEvents
+            ? c.yellow(`${report.failedEvents} waiting in ${report.failureQueue} (imgfn failed lists them, imgfn retry replays them)`)
+            : `0 waiting in ${report.failureQueue}`,
+      ],
     ];
     ctx.out.print(ctx.out.table(rows, { shrink: [1] }));
     if (report.drift.length) {

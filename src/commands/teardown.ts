@@ -13,7 +13,8 @@ export const teardownCommand = defineCommand({
     cmd
       .option("--keep-logs", "keep the function's log group")
       .option("--delete-bucket", "also delete the bucket (only one imgfn created, unless --force)")
-      .option("--force", "with --delete-bucket: delete a bucket imgfn did not create, and the objects in it")
+      .option("--bucket <name>", "the bucket whose trigger rules to remove (default: the one the function was deployed to)")
+      .option("--force", "delete the failure queue with the failed events in it; with --delete-bucket: a bucket imgfn did not create, and the objects in it")
       .option("--dry-run", "list what would be deleted; delete nothing");
   },
   async run(ctx, opts) {
@@ -24,9 +25,10 @@ export const teardownCommand = defineCommand({
     }
     const report = await withAwsErrors(
       async () =>
-        teardown(ctx, config, { keepLogs: opts.keepLogs, deleteBucket: opts.deleteBucket, force: opts.force, dryRun: opts.dryRun }, {
+        teardown(ctx, config, { bucket: opts.bucket, keepLogs: opts.keepLogs, deleteBucket: opts.deleteBucket, force: opts.force, dryRun: opts.dryRun }, {
           clients: await createClients(ctx.globals, config, { env: ctx.env }),
           stdinIsTTY: awsRuntime.stdinIsTTY(),
+          sleep: awsRuntime.sleep,
           confirm: (q) => awsRuntime.confirm(q, ctx.out.stderr as NodeJS.WritableStream),
         }),
       ctx.globals,

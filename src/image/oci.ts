@@ -206,7 +206,11 @@ function bytes(n: number): string {
 }
 
 /** Set in the image (as the Dockerfile's ENV does): stacks in the logs name handler/*.ts lines. */
-export const IMAGE_ENV = { NODE_OPTIONS: "--enable-source-maps" };
+export const IMAGE_ENV = {
+  NODE_OPTIONS: "--enable-source-maps",
+  // see functionEnvironment (config.ts): the image carries it too, for a function deployed without imgfn
+  ORT_DISABLE_TELEMETRY: "1",
+};
 
 /** The base's environment with `vars` set (replacing a variable of the same name). */
 export function withEnv(base: string[] | undefined, vars: Record<string, string>): string[] {

@@ -316,7 +316,10 @@ export class RegistryClient {
         hint: "if the registry uses its own certificate authority, pass its CA with --registry-ca <pem-file>",
       });
     }
-    const wrapped = new RegistryError(`cannot reach registry ${this.registry} (${url.replace(/\?.*$/, "")}): ${code || e.message}`, { cause: err, hint: "check the registry address and your network" });
+    const wrapped = new RegistryError(`cannot reach registry ${this.registry} (${url.replace(/\?.*$/, "")}): ${code || e.message}`, {
+      cause: err,
+      hint: `check the registry address and your network; push to another registry with --registry <host[:port]>, or take the base image from a registry you can reach ("baseImage" in imgfn.config.json, or --base-image)`,
+    });
     (wrapped as any).transient = true;
     return wrapped;
   }

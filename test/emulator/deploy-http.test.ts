@@ -1,25 +1,28 @@
 /**
- * `imgfn deploy --http`, `status` and `teardown` as a user runs them, against moto_server, with
- * the state read back through the SDK. moto stores container functions but cannot run them, so
- * the image is given by digest (--image) and the sample upload is skipped (--no-verify).
+ * `imgfn deploy --http`, `status` and `teardown` as a user runs them, against moto_server (the
+ * emulator suite's world: moto + docker-registry), with the state read back through the SDK.
+ * moto stores container functions but cannot run them, so the image is given by digest
+ * (--image, a single-platform image on the test registry, which passes the preflight) and the
+ * sample upload is skipped (--no-verify).
  */
-import { GetFunctionCommand, GetFunctionUrlConfigCommand, GetPolicyCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { GetFunctionUrlConfigCommand, GetPolicyCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
-import { type Moto, motoUnavailable, startMoto } from "../helpers/moto.js";
+import { motoUnavailable } from "../helpers/moto.js";
+import { ACCOUNT, EMULATOR_TEST_TIMEOUT, REGION, startWorld, type World } from "./world.js";
 
 const skip = motoUnavailable();
-let moto: Moto;
+let w: World;
 let lambda: LambdaClient;
 let project: string;
+let image: string;
 const FN = "imgfn-web";
-let image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/${FN}@sha256:${"b".repeat(64)}`;
 
-const config = (extra: Record<string, unknown>) => writeFileSync(join(project, "imgfn.config.json"), JSON.stringify({ app: "web", region: "us-east-1", ...extra }));
-const cli = (...args: string[]) => runCli(["--json", "--endpoint-url", moto.endpoint, ...args], { cwd: project, env: { ...process.env, ...moto.env } });
+const config = (extra: Record<string, unknown>) => writeFileSync(join(project, "imgfn.config.json"), JSON.stringify({ app: "web", region: REGION, baseImage: w.baseImage, ...extra }));
+// --json last: the world adds --registry after a deploy's own arguments
+const human = (...args: string[]) => w.cli(project, args);
+const cli = (...args: string[]) => w.cli(project, [...args, "--json"]);
 const deploy = (...extra: string[]) => cli("deploy", "--no-verify", "--image", image, ...extra);
 
 async function urlConfig() {
@@ -39,17 +42,15 @@ async function statements(): Promise<any[]> {
 }
 const publicOnes = async () => (await statements()).filter((s) => s.Principal === "*" || s.Principal?.AWS === "*");
 
-describe.skipIf(skip)("deploy --http against moto", () => {
+describe.skipIf(skip)("deploy --http against moto", { timeout: EMULATOR_TEST_TIMEOUT }, () => {
   beforeAll(async () => {
-    moto = await startMoto();
-    for (const [k, v] of Object.entries(moto.env)) process.env[k] = v;
-    lambda = new LambdaClient({ region: "us-east-1", endpoint: moto.endpoint });
-    project = mkdtempSync(join(tmpdir(), "imgfn-deploy-http-"));
-  });
+    w = await startWorld();
+    lambda = w.aws.lambda;
+    project = w.project({ app: "web" });
+    image = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/lambda/nodejs@${w.basePlatforms.amd64}`;
+  }, EMULATOR_TEST_TIMEOUT);
   afterAll(async () => {
-    lambda?.destroy();
-    await moto?.close();
-    rmSync(project, { recursive: true, force: true });
+    await w?.close();
   });
 
   it("deploy --dry-run --http plans the Function URL; a NONE plan lists the public grant and warns", async () => {
@@ -80,8 +81,6 @@ describe.skipIf(skip)("deploy --http against moto", () => {
   });
 
   it("a redeploy with no change changes nothing", async () => {
-    // moto reports a digest of its own for the stored image: redeploy exactly what it runs
-    image = (await lambda.send(new GetFunctionCommand({ FunctionName: FN }))).Code!.ResolvedImageUri!;
     const before = await urlConfig();
     const policy = await statements();
     const r = await deploy("--http");
@@ -93,10 +92,10 @@ describe.skipIf(skip)("deploy --http against moto", () => {
     expect((await urlConfig())?.FunctionUrl).toBe(before?.FunctionUrl);
     expect(await statements()).toEqual(policy);
     // for humans: the URL and how to use it; status shows it too
-    const human = await runCli(["--endpoint-url", moto.endpoint, "deploy", "--no-verify", "--image", image, "--http"], { cwd: project, env: { ...process.env, ...moto.env } });
-    expect(human.stdout).toContain("No changes");
-    expect(human.stdout).toMatch(new RegExp(`function URL\\s+${before!.FunctionUrl!.replace(/\./g, "\\.")}\\s+\\(imgfn classify <image files>\\)`));
-    const status = await runCli(["--endpoint-url", moto.endpoint, "status"], { cwd: project, env: { ...process.env, ...moto.env } });
+    const again = await human("deploy", "--no-verify", "--image", image, "--http");
+    expect(again.stdout).toContain("No changes");
+    expect(again.stdout).toMatch(new RegExp(`function URL\\s+${before!.FunctionUrl!.replace(/\./g, "\\.")}\\s+\\(.*classify <image files>\\)`));
+    const status = await human("status");
     expect(status.stdout).toMatch(/function URL\s+https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws\S*\s+\(auth AWS_IAM\)/);
   });
 
@@ -139,7 +138,7 @@ describe.skipIf(skip)("deploy --http against moto", () => {
     const classify = await cli("classify", join(import.meta.dirname, "..", "..", "samples", "cat.jpg"));
     expect(classify.code).toBe(1);
     expect(classify.stderr).toContain(`${FN} in us-east-1 has no Function URL`);
-    expect(classify.stderr).toContain("imgfn deploy --http");
+    expect(classify.stderr).toMatch(/next step: .*imgfn(\.js)? deploy --http/);
   });
 
   it("status reports drift when http is on but the URL is gone", async () => {
@@ -152,7 +151,7 @@ describe.skipIf(skip)("deploy --http against moto", () => {
     config({ http: { auth: "NONE" } });
     expect((await deploy()).code).toBe(0);
     expect(await publicOnes()).toHaveLength(2);
-    const r = await cli("--yes", "teardown");
+    const r = await cli("teardown", "--yes");
     expect(r.code).toBe(0);
     const items = JSON.parse(r.stdout).items;
     expect(items.find((i: any) => i.step === "function-url")).toMatchObject({ action: "delete" });

@@ -72,8 +72,9 @@ describe("oci builder", () => {
     expect(config.config.WorkingDir).toBe("/var/task");
     expect(config.config.Cmd).toEqual(["index.handler"]);
     expect(config.config.Entrypoint).toEqual(["/lambda-entrypoint.sh"]);
-    // the base's environment, plus source-mapped stacks in the function's logs
-    expect(config.config.Env).toEqual([...BASE_ENV.filter((e: string) => !e.startsWith("NODE_OPTIONS=")), "NODE_OPTIONS=--enable-source-maps"]);
+    // the base's environment, plus source-mapped stacks in the function's logs and onnxruntime's
+    // telemetry off ($HOME is read-only on Lambda)
+    expect(config.config.Env).toEqual([...BASE_ENV.filter((e: string) => !e.startsWith("NODE_OPTIONS=")), "NODE_OPTIONS=--enable-source-maps", "ORT_DISABLE_TELEMETRY=1"]);
     expect(config.rootfs.diff_ids).toHaveLength(4);
     expect(config.history.at(-1).created_by).toBe("imgfn build: handler");
 

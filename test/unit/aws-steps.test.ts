@@ -2,7 +2,8 @@ import { AddPermissionCommand, CreateFunctionCommand, GetFunctionCommand, GetFun
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, GetBucketTaggingCommand, HeadBucketCommand, PutBucketNotificationConfigurationCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ensureFunction, ensureInvokePermission, type FunctionRequest } from "../../src/aws/lambda.js";
+import { PutFunctionEventInvokeConfigCommand } from "@aws-sdk/client-lambda";
+import { ensureEventInvokeConfig, ensureFunction, ensureInvokePermission, type FunctionRequest } from "../../src/aws/lambda.js";
 import { ensureBucket, ensureTrigger, findOverlaps, inspectBucket, removeTrigger, ruleViews } from "../../src/aws/s3.js";
 import { UserError } from "../../src/errors.js";
 import { ACCOUNT, DIGEST_A, DIGEST_B, REPO_URI, awsError, instantWaiter } from "./aws-fixtures.js";
@@ -21,6 +22,16 @@ const FOREIGN_RULE = {
   Events: ["s3:ObjectCreated:*"],
   Filter: { Key: { FilterRules: [{ Name: "Prefix" as const, Value: "photos/" }] } },
 } as any; // S3 answers "Prefix"/"Suffix" although the SDK types say lower case
+/** S3 as it behaves: a read returns what was last written (ensureTrigger reads its write back). */
+function notificationsRemembered(initial: any) {
+  let current = initial;
+  s3.on(GetBucketNotificationConfigurationCommand).callsFake(() => structuredClone(current));
+  s3.on(PutBucketNotificationConfigurationCommand).callsFake((input) => {
+    current = structuredClone(input.NotificationConfiguration);
+    return {};
+  });
+}
+
 const trigger = { bucket: "b", idPrefix: "imgfn-demo-", functionArn: FN_ARN, prefix: "uploads/", suffixes: [".jpg", ".png"] };
 
 describe("bucket", () => {
@@ -60,13 +71,23 @@ describe("bucket", () => {
     expect(o).toMatchObject({ action: "unchanged", state: { createdByImgfn: true } });
     expect(s3.commandCalls(CreateBucketCommand)).toHaveLength(0);
   });
+
+  it("a bucket that appears between the check and CreateBucket (BucketAlreadyOwnedByYou) is not marked as imgfn's, nor reconfigured", async () => {
+    s3.on(HeadBucketCommand).rejectsOnce(awsError("NotFound", "", 404)).resolves({ BucketRegion: "eu-west-1" });
+    s3.on(CreateBucketCommand).rejects(awsError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", 409));
+    s3.on(GetBucketTaggingCommand).rejects(awsError("NoSuchTagSet", "The TagSet does not exist", 404));
+    const o = await ensureBucket(new S3Client({}), { bucket: "b", region: "eu-west-1", tags: { "managed-by": "imgfn" } });
+    expect(o).toMatchObject({ action: "unchanged", changes: ["existing bucket, not created by imgfn"], state: { createdByImgfn: false } });
+    expect(s3.commandCalls(PutBucketTaggingCommand)).toHaveLength(0);
+    expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+  });
 });
 
 describe("trigger rules", () => {
   it("adds imgfn's rules and writes every foreign rule back unchanged", async () => {
     const queue = { Id: "audit", QueueArn: "arn:aws:sqs:eu-west-1:1:audit", Events: ["s3:ObjectRemoved:*"] } as any;
-    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE], QueueConfigurations: [queue], EventBridgeConfiguration: {} });
-    const o = await ensureTrigger(new S3Client({}), trigger);
+    notificationsRemembered({ LambdaFunctionConfigurations: [FOREIGN_RULE], QueueConfigurations: [queue], EventBridgeConfiguration: {} });
+    const o = await ensureTrigger(new S3Client({}), trigger, { waiter: instantWaiter() });
     expect(o.action).toBe("create");
     const put = s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration!;
     expect(put.QueueConfigurations).toEqual([queue]);
@@ -109,8 +130,8 @@ describe("trigger rules", () => {
 
   it("teardown removes only imgfn's rules", async () => {
     const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
-    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
-    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo");
+    notificationsRemembered({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
+    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo", { waiter: instantWaiter() });
     expect(o.action).toBe("delete");
     const put = s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input;
     expect(put.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
@@ -123,17 +144,36 @@ describe("trigger rules", () => {
     ({ Id: `imgfn-demo-2-${suffix.slice(1)}`, LambdaFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:imgfn-demo-2`, Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: "other/" }, { Name: "Suffix", Value: suffix }] } } }) as any;
 
   it("keeps another imgfn app's rules on a shared bucket, even when their Ids share imgfn's prefix", async () => {
-    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
-    const o = await ensureTrigger(new S3Client({}), trigger);
+    notificationsRemembered({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
+    const o = await ensureTrigger(new S3Client({}), trigger, { waiter: instantWaiter() });
     expect(o).toMatchObject({ action: "create", foreign: 1 });
     const put = s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration!;
     expect(put.LambdaFunctionConfigurations!.map((r) => r.Id)).toEqual(["imgfn-demo-2-jpg", "imgfn-demo-jpg", "imgfn-demo-png"]);
   });
 
+  it("teardown removes imgfn's rules again when a writer that read before the removal brings them back", async () => {
+    const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
+    notificationsRemembered({ LambdaFunctionConfigurations: [FOREIGN_RULE, ours] });
+    const stale = { LambdaFunctionConfigurations: [FOREIGN_RULE, ours] };
+    let interleaved = false;
+    const waiter = {
+      ...instantWaiter(),
+      sleep: async () => {
+        if (interleaved) return;
+        interleaved = true;
+        await new S3Client({}).send(new PutBucketNotificationConfigurationCommand({ Bucket: "b", NotificationConfiguration: stale }));
+      },
+    };
+    await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo", { waiter });
+    const last = s3.commandCalls(PutBucketNotificationConfigurationCommand).at(-1)!.args[0].input;
+    expect(last.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
+    expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(3);
+  });
+
   it("teardown of one app leaves another app's rules with a look-alike Id", async () => {
     const ours = { Id: "imgfn-demo-jpg", LambdaFunctionArn: FN_ARN, Events: ["s3:ObjectCreated:*"] } as any;
-    s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [otherApp(".jpg"), ours] });
-    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo");
+    notificationsRemembered({ LambdaFunctionConfigurations: [otherApp(".jpg"), ours] });
+    const o = await removeTrigger(new S3Client({}), "b", "imgfn-demo-", "imgfn-demo", { waiter: instantWaiter() });
     expect(o).toMatchObject({ action: "delete", changes: ["1 rule", "1 other rule kept"] });
     expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [otherApp(".jpg")] });
     s3.reset();
@@ -162,6 +202,13 @@ const deployed = (digest: string, over: Record<string, unknown> = {}) => ({
 });
 
 describe("function", () => {
+  it("compares the digest imgfn set in Code.ImageUri, not a ResolvedImageUri an emulator made up", async () => {
+    lambda.on(GetFunctionCommand).resolves({ ...deployed(DIGEST_B), Code: { ImageUri: `${REPO_URI}@${DIGEST_B}`, ResolvedImageUri: `${REPO_URI}@sha256:${"e".repeat(64)}` } });
+    const o = await ensureFunction(new LambdaClient({}), request(), instantWaiter());
+    expect(o).toMatchObject({ action: "unchanged", changes: [] });
+    expect(lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+  });
+
   it("retries 'The role defined for the function cannot be assumed by Lambda', showing the wait, then waits out Pending", async () => {
     lambda.on(GetFunctionCommand).rejects(awsError("ResourceNotFoundException", "Function not found: " + FN_ARN, 404));
     lambda
@@ -212,7 +259,7 @@ describe("function", () => {
   it("changes nothing when digest and configuration match", async () => {
     lambda.on(GetFunctionCommand).resolves(deployed(DIGEST_B));
     lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "no config", 404));
-    const o = await ensureFunction(new LambdaClient({}), request({ retries: 2 }), instantWaiter());
+    const o = await ensureFunction(new LambdaClient({}), request(), instantWaiter());
     expect(o).toMatchObject({ action: "unchanged", changes: [] });
     expect(lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
     expect(lambda.commandCalls(UpdateFunctionConfigurationCommand)).toHaveLength(0);
@@ -276,6 +323,36 @@ describe("function", () => {
   it("refuses a same-named function that imgfn did not create", async () => {
     lambda.on(GetFunctionCommand).resolves({ ...deployed(DIGEST_A), Tags: { team: "other" } });
     await expect(ensureFunction(new LambdaClient({}), request(), instantWaiter())).rejects.toThrow(/exists but was not created by imgfn/);
+  });
+});
+
+describe("async invocations", () => {
+  const events = { functionName: "imgfn-demo", retries: 1, maxEventAgeSeconds: 21600, onFailure: `arn:aws:sqs:eu-west-1:${ACCOUNT}:imgfn-demo-failed` };
+
+  it("waits while the role's new sqs:SendMessage grant propagates (Lambda checks it), then sets retries, age and the failure queue", async () => {
+    lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "The function imgfn-demo doesn't have an EventInvokeConfig", 404));
+    lambda
+      .on(PutFunctionEventInvokeConfigCommand)
+      .rejectsOnce(awsError("InvalidParameterValueException", `The function's execution role does not have permissions to call SendMessage on ${events.onFailure}`))
+      .resolves({});
+    const waiter = instantWaiter();
+    const o = await ensureEventInvokeConfig(new LambdaClient({}), events, waiter);
+    expect(o).toMatchObject({ action: "create", changes: ["retries 2 → 1", "failed events → imgfn-demo-failed"] });
+    expect(waiter.waits[0]).toMatch(/^waiting for the role's sqs:SendMessage grant to apply/);
+    expect(lambda.commandCalls(PutFunctionEventInvokeConfigCommand)[1].args[0].input).toEqual({
+      FunctionName: "imgfn-demo",
+      MaximumRetryAttempts: 1,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: events.onFailure } },
+    });
+  });
+
+  it("is unchanged when the configuration already matches, and names a destination someone else set", async () => {
+    lambda.on(GetFunctionEventInvokeConfigCommand).resolves({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 21600, DestinationConfig: { OnFailure: { Destination: events.onFailure } } });
+    expect(await ensureEventInvokeConfig(new LambdaClient({}), events, instantWaiter(), { dryRun: true })).toMatchObject({ action: "unchanged" });
+    lambda.on(GetFunctionEventInvokeConfigCommand).resolves({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 21600, DestinationConfig: { OnFailure: { Destination: "arn:aws:sqs:eu-west-1:1:elsewhere" } } });
+    expect((await ensureEventInvokeConfig(new LambdaClient({}), events, instantWaiter(), { dryRun: true })).changes).toEqual(["failed events → imgfn-demo-failed (was elsewhere)"]);
+    expect(lambda.commandCalls(PutFunctionEventInvokeConfigCommand)).toHaveLength(0);
   });
 });
 

@@ -1,5 +1,6 @@
-import { DeleteFunctionCommand, GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
-import { DeleteLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { DeleteFunctionCommand, GetFunctionCommand, GetFunctionEventInvokeConfigCommand, GetPolicyCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
+import { GetQueueUrlCommand } from "@aws-sdk/client-sqs";
+import { DeleteLogGroupCommand, ListTagsForResourceCommand as ListLogTagsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DeleteBucketCommand, DeleteObjectsCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,13 +34,14 @@ describe("imgfn teardown", () => {
       "lambda:RemovePermission",
       "lambda:DeleteFunction",
       "logs:DeleteLogGroup",
+      "sqs:DeleteQueue",
       "iam:DeleteRolePolicy",
       "iam:DeleteRole",
       "ecr:DeleteRepository",
     ]);
     expect(m.s3.commandCalls(PutBucketNotificationConfigurationCommand)[0].args[0].input.NotificationConfiguration).toEqual({ LambdaFunctionConfigurations: [FOREIGN_RULE] });
     expect(m.s3.commandCalls(DeleteBucketCommand)).toHaveLength(0);
-    expect(r.stdout).toContain("Removed 6 resources of imgfn-demo; the bucket s3://imgfn-demo-123456789012-eu-west-1 stays");
+    expect(r.stdout).toContain("Removed 7 resources of imgfn-demo; the bucket s3://imgfn-demo-123456789012-eu-west-1 stays");
   });
 
   it("a second teardown succeeds and reports nothing to do", async () => {
@@ -119,6 +121,36 @@ describe("imgfn teardown", () => {
     expect(r.code).toBe(0);
     expect(m.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
     expect(r.stderr).toContain("function imgfn-demo left in place: not tagged as imgfn's");
+    // nor its policy statement, nor a log group that is not imgfn's
+    expect(m.lambda.commandCalls(RemovePermissionCommand)).toHaveLength(0);
+    expect(r.stderr).toContain("permission imgfn-demo-s3-invoke left in place: function imgfn-demo is not tagged as imgfn's; its policy is left alone");
+  });
+
+  it("leaves a log group of the same name that is not tagged as imgfn's", async () => {
+    deployedAccount(m);
+    m.logs.on(ListLogTagsCommand).resolves({ tags: { team: "other" } });
+    const r = await runCli(["teardown", "--yes"], { cwd: projectDir() });
+    expect(r.code).toBe(0);
+    expect(m.logs.commandCalls(DeleteLogGroupCommand)).toHaveLength(0);
+    expect(r.stderr).toContain("log-group /aws/lambda/imgfn-demo left in place: not tagged as imgfn's");
+  });
+
+  it("refuses to delete a failure queue with failed events in it, deleting nothing, unless --force", async () => {
+    deployedAccount(m, { failedEvents: 3 });
+    const r = await runCli(["teardown", "--yes"], { cwd: projectDir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: the failure queue imgfn-demo-failed holds 3 failed events; deleting it would lose them, so teardown stopped before deleting anything");
+    expect(r.stderr).toContain("next step: look at them with imgfn failed and replay them with imgfn retry, or add --force to delete them with the queue");
+    expect(writes(m)).toEqual([]);
+
+    const plan = await runCli(["teardown", "--dry-run"], { cwd: projectDir() });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/·\s+failure-queue\s+imgfn-demo-failed\s+holds 3 failed events: teardown stops before deleting anything unless --force/);
+    expect(writes(m)).toEqual([]);
+
+    const forced = await runCli(["teardown", "--yes", "--force"], { cwd: projectDir() });
+    expect(forced.code).toBe(0);
+    expect(writes(m)).toContain("sqs:DeleteQueue");
   });
 });
 
@@ -141,6 +173,19 @@ describe("imgfn status", () => {
     const r = await runCli(["--endpoint-url", "http://localhost:4566", "status", "--json"], { cwd: projectDir() });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).drift).toEqual([]);
+  });
+
+  it("reports a function deployed before the failure queue existed: no queue, no on-failure destination, and counts nothing", async () => {
+    deployedAccount(m);
+    m.lambda.on(GetFunctionEventInvokeConfigCommand).rejects(awsError("ResourceNotFoundException", "The function imgfn-demo doesn't have an EventInvokeConfig", 404));
+    m.sqs.on(GetQueueUrlCommand).rejects(awsError("QueueDoesNotExist", "The specified queue does not exist."));
+    const r = await runCli(["status", "--json"], { cwd: projectDir() });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.failedEvents).toBeUndefined();
+    expect(report.drift).toEqual(["async invocations: failed events → imgfn-demo-failed", "failure queue imgfn-demo-failed is missing (failed events are dropped)"]);
+    const human = await runCli(["status"], { cwd: projectDir() });
+    expect(human.stdout).toMatch(/failed events\s+no failure queue \(imgfn-demo-failed\)/);
   });
 
   it("says when nothing is deployed", async () => {

@@ -31,11 +31,16 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ListTagsForResourceCommand as ListLogTagsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { PutFunctionEventInvokeConfigCommand } from "@aws-sdk/client-lambda";
+import { desiredState } from "../../src/aws/desired.js";
+import { FAILURE_RETENTION_SECONDS, failureQueuePolicy } from "../../src/aws/sqs.js";
 import { mockClient } from "aws-sdk-client-mock";
 import { lifecyclePolicy } from "../../src/aws/ecr.js";
-import { TRUST_POLICY, rolePolicy } from "../../src/aws/iam.js";
+import { TRUST_POLICY } from "../../src/aws/iam.js";
 import { desiredRules } from "../../src/aws/s3.js";
-import { functionEnvironment, resourceNames, validateConfig } from "../../src/config.js";
+import { resourceNames, validateConfig } from "../../src/config.js";
 import type { BuildRequest, ImageBuilder } from "../../src/image/builder.js";
 import { ACCOUNT, DIGEST_A, REGION, REPO_URI, awsError } from "./aws-fixtures.js";
 
@@ -43,6 +48,18 @@ export const BUCKET = `imgfn-demo-${ACCOUNT}-${REGION}`;
 export const FN_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:imgfn-demo`;
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/imgfn-demo-role`;
 export const names = resourceNames({ app: "demo" });
+export const QUEUE_URL = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/imgfn-demo-failed`;
+export const QUEUE_ARN = `arn:aws:sqs:${REGION}:${ACCOUNT}:imgfn-demo-failed`;
+
+/** The bucket's notification configuration as S3 keeps it: what was last written is what is read. */
+function notificationStore(m: Mocks, initial: any) {
+  let current = initial;
+  m.s3.on(GetBucketNotificationConfigurationCommand).callsFake(() => structuredClone(current));
+  m.s3.on(PutBucketNotificationConfigurationCommand).callsFake((input) => {
+    current = structuredClone(input.NotificationConfiguration);
+    return {};
+  });
+}
 export const FOREIGN_RULE = {
   Id: "thumbnails",
   LambdaFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:thumbs`,
@@ -57,6 +74,7 @@ export function mockAws() {
     lambda: mockClient(LambdaClient),
     iam: mockClient(IAMClient),
     logs: mockClient(CloudWatchLogsClient),
+    sqs: mockClient(SQSClient),
     sts: mockClient(STSClient),
   };
 }
@@ -78,7 +96,7 @@ export function writes(m: Mocks): string[] {
 
 const notFound = {
   function: () => awsError("ResourceNotFoundException", `Function not found: ${FN_ARN}`, 404),
-  role: () => awsError("NoSuchEntity", "The role with name imgfn-demo-role cannot be found.", 404),
+  role: () => awsError("NoSuchEntityException", "The role with name imgfn-demo-role cannot be found.", 404),
   repo: () => awsError("RepositoryNotFoundException", `The repository with name 'imgfn-demo' does not exist in the registry with id '${ACCOUNT}'`),
 };
 
@@ -109,8 +127,10 @@ export function freshAccount(m: Mocks, opts: { foreignRules?: any[] } = {}) {
   m.s3.on(CreateBucketCommand).resolves({ Location: `http://${BUCKET}.s3.amazonaws.com/` });
   m.s3.on(PutPublicAccessBlockCommand).resolves({});
   m.s3.on(PutBucketTaggingCommand).resolves({});
-  m.s3.on(GetBucketNotificationConfigurationCommand).resolves(opts.foreignRules ? { LambdaFunctionConfigurations: opts.foreignRules } : {});
-  m.s3.on(PutBucketNotificationConfigurationCommand).resolves({});
+  notificationStore(m, opts.foreignRules ? { LambdaFunctionConfigurations: opts.foreignRules } : {});
+  m.sqs.on(GetQueueUrlCommand).rejects(awsError("QueueDoesNotExist", "The specified queue does not exist.", 400));
+  m.sqs.on(CreateQueueCommand).resolves({ QueueUrl: QUEUE_URL });
+  m.lambda.on(PutFunctionEventInvokeConfigCommand).resolves({});
   m.ecr.on(DescribeRepositoriesCommand).rejects(notFound.repo());
   m.ecr.on(CreateRepositoryCommand).resolves({ repository: { repositoryUri: REPO_URI, repositoryArn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/imgfn-demo`, repositoryName: "imgfn-demo" } });
   m.ecr.on(PutLifecyclePolicyCommand).resolves({});
@@ -133,28 +153,35 @@ export function freshAccount(m: Mocks, opts: { foreignRules?: any[] } = {}) {
 }
 
 /** Exactly what deploy creates for app "demo" in eu-west-1 with the default config, image DIGEST_A. */
-export function deployedAccount(m: Mocks, opts: { foreignRules?: any[]; bucketCreatedByImgfn?: boolean; objects?: number; endpointUrl?: string } = {}) {
+export function deployedAccount(m: Mocks, opts: { foreignRules?: any[]; bucketCreatedByImgfn?: boolean; objects?: number; endpointUrl?: string; failedEvents?: number } = {}) {
   common(m);
   const config = validateConfig({ app: "demo", region: REGION }, "/tmp");
   const tags = Object.entries(names.tags).map(([Key, Value]) => ({ Key, Value }));
   m.s3.on(HeadBucketCommand).resolves({ BucketRegion: REGION });
   m.s3.on(GetBucketTaggingCommand).resolves({ TagSet: opts.bucketCreatedByImgfn === false ? [] : [...tags, { Key: "imgfn:created-bucket", Value: "true" }] });
   const ours = desiredRules({ bucket: BUCKET, idPrefix: names.notificationIdPrefix, functionArn: FN_ARN, prefix: "uploads/", suffixes: config.suffixes });
-  m.s3.on(GetBucketNotificationConfigurationCommand).resolves({ LambdaFunctionConfigurations: [...(opts.foreignRules ?? []), ...ours] });
-  m.s3.on(PutBucketNotificationConfigurationCommand).resolves({});
+  notificationStore(m, { LambdaFunctionConfigurations: [...(opts.foreignRules ?? []), ...ours] });
+  const want = desiredState(config, { identity: { account: ACCOUNT, partition: "aws" }, region: REGION, bucket: BUCKET, endpointUrl: opts.endpointUrl });
+  m.sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
+  m.sqs.on(ListQueueTagsCommand).resolves({ Tags: names.tags });
+  m.sqs.on(GetQueueAttributesCommand).resolves({
+    Attributes: { SqsManagedSseEnabled: "true", MessageRetentionPeriod: String(FAILURE_RETENTION_SECONDS), Policy: JSON.stringify(failureQueuePolicy({ arn: QUEUE_ARN, roleArn: ROLE_ARN })), ApproximateNumberOfMessages: String(opts.failedEvents ?? 0), ApproximateNumberOfMessagesNotVisible: "0", ApproximateNumberOfMessagesDelayed: "0" },
+  });
+  m.sqs.on(DeleteQueueCommand).resolves({});
+  m.lambda.on(GetFunctionEventInvokeConfigCommand).resolves({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: want.eventInvoke.maxEventAgeSeconds, DestinationConfig: { OnFailure: { Destination: QUEUE_ARN } } });
+  m.logs.on(ListLogTagsCommand).resolves({ tags: names.tags });
   m.s3.on(ListObjectVersionsCommand).resolves({ Versions: Array.from({ length: opts.objects ?? 0 }, (_, i) => ({ Key: `uploads/${i}.jpg`, VersionId: "null" })) });
   m.ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI, repositoryArn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/imgfn-demo`, repositoryName: "imgfn-demo", imageScanningConfiguration: { scanOnPush: true } }] });
   m.ecr.on(GetLifecyclePolicyCommand).resolves({ lifecyclePolicyText: lifecyclePolicy() });
   m.ecr.on(ListTagsForResourceCommand).resolves({ tags });
   m.ecr.on(DeleteRepositoryCommand).resolves({});
   m.iam.on(GetRoleCommand).resolves({ Role: { Arn: ROLE_ARN, RoleName: "imgfn-demo-role", Path: "/", RoleId: "AROA", CreateDate: new Date(), AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(TRUST_POLICY)), Tags: tags } });
-  const policy = rolePolicy({ partition: "aws", region: REGION, account: ACCOUNT, bucket: BUCKET, inputPrefix: "uploads/", outputPrefix: "results/", logGroupName: names.logGroupName });
-  m.iam.on(GetRolePolicyCommand).resolves({ RoleName: "imgfn-demo-role", PolicyName: names.policyName, PolicyDocument: encodeURIComponent(JSON.stringify(policy)) });
+  m.iam.on(GetRolePolicyCommand).resolves({ RoleName: "imgfn-demo-role", PolicyName: names.policyName, PolicyDocument: encodeURIComponent(JSON.stringify(want.policy)) });
   m.iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [names.policyName] });
   m.iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
   m.iam.on(DeleteRolePolicyCommand).resolves({});
   m.iam.on(DeleteRoleCommand).resolves({});
-  m.logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [{ logGroupName: names.logGroupName, retentionInDays: 14 }] });
+  m.logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [{ logGroupName: names.logGroupName, retentionInDays: 14, arn: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${names.logGroupName}:*` }] });
   m.logs.on(DeleteLogGroupCommand).resolves({});
   m.lambda.on(GetFunctionCommand).resolves({
     Configuration: {
@@ -165,7 +192,7 @@ export function deployedAccount(m: Mocks, opts: { foreignRules?: any[]; bucketCr
       Timeout: 30,
       Architectures: ["x86_64"],
       PackageType: "Image",
-      Environment: { Variables: functionEnvironment(config, { endpointUrl: opts.endpointUrl }) },
+      Environment: { Variables: want.environment },
       State: "Active",
       LastUpdateStatus: "Successful",
       LastModified: "2026-11-20T10:00:00.000+0000",

@@ -26,6 +26,8 @@ beforeEach(() => {
     selectBuilder: async () => builder,
     sleep: async () => {},
     stage: async (_spec, dir) => ({ dir, handler: "index.handler", files: { handler: [], model: [] } }),
+    // --image's registry check runs against a real registry in test/emulator/deploy.test.ts
+    preflightImage: async () => {},
   });
 });
 afterEach(() => {
@@ -39,11 +41,13 @@ describe("imgfn deploy --dry-run", () => {
     const r = await runCli(["deploy", "--dry-run"], { cwd: projectDir(), env });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("planned as a fresh account). Nothing was changed.");
-    for (const step of ["bucket", "repository", "image", "role", "log-group", "function", "permission", "trigger", "verify"]) {
+    for (const step of ["bucket", "repository", "image", "role", "failure-queue", "log-group", "function", "events", "permission", "trigger"]) {
       expect(r.stdout).toMatch(new RegExp(`\\+\\s+${step}\\s+create`));
     }
+    // verify is no resource: it runs after a deploy, and a plan never counts it as a change
+    expect(r.stdout).toMatch(/·\s+verify\s+skip\s+samples\/cat\.jpg\s+after a deploy: upload, wait for the result, delete both/);
     expect(r.stdout).toContain("imgfn-demo-role");
-    expect(r.stdout).toContain("9 to create, 0 to update, 0 unchanged.");
+    expect(r.stdout).toContain("10 to create, 0 to update, 0 unchanged.");
     expect(writes(m)).toEqual([]);
     expect(builder.requests).toEqual([]);
   });
@@ -59,11 +63,13 @@ describe("imgfn deploy --dry-run", () => {
       "repository:create",
       "image:create",
       "role:create",
+      "failure-queue:create",
       "log-group:create",
       "function:create",
+      "events:create",
       "permission:create",
       "trigger:create",
-      "verify:create",
+      "verify:skip",
     ]);
     expect(plan.steps.find((s: any) => s.step === "trigger").changes).toContain("1 other rule kept");
     expect(writes(m)).toEqual([]);
@@ -101,7 +107,7 @@ describe("imgfn deploy", () => {
     expect(r.stdout).toMatch(/verified\s+cat → tabby, tabby cat \(62\.0%\), .* end to end; init 901 ms, duration 413 ms, max memory 187\/1024 MB/);
     // the order a user sees in the step lines
     const order = r.stderr.split("\n").filter((l) => l.startsWith("✔")).map((l) => l.slice(2).split(":")[0]);
-    expect(order).toEqual(["Account and region", "Bucket", "Image repository", "Image", "Role", "Log group", "Function", "Invoke permission", "Trigger", "Verify"]);
+    expect(order).toEqual(["Account and region", "Checks", "Bucket", "Image repository", "Image", "Role", "Failure queue", "Log group", "Function", "Async invocations", "Invoke permission", "Trigger", "Verify"]);
   });
 
   it("fails with exit 1 when the verification result never arrives, naming the logs to check, and cleans up", async () => {
@@ -207,6 +213,9 @@ describe("imgfn deploy", () => {
     expect(r.stderr).toMatch(/error: the trigger for s3:\/\/.*\/uploads\/ would overlap existing notification rules: rule "everything"/);
     expect(r.stderr).toContain("next step: use a different \"inputPrefix\"");
     expect(m.s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(0);
+    // refused before the first change: no bucket, repository, image, role, queue, log group or function
+    expect(writes(m)).toEqual([]);
+    expect(builder.requests).toEqual([]);
   });
 
   it("refuses a same-named ECR repository tagged by someone else, before building or changing it", async () => {
