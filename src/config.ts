@@ -41,6 +41,8 @@ export interface Config {
   retries: number;
   /** The Function URL (synchronous HTTP classification): false, or its auth type and CORS. */
   http: HttpConfig | false;
+  /** A golden file deploy's verify checks (the same as deploy --golden). */
+  golden?: string;
   /** Folder the config was read from; relative paths resolve against it. */
   root: string;
 }
@@ -74,7 +76,7 @@ export interface HttpConfig {
   cors?: CorsConfig;
 }
 
-const KNOWN_KEYS = new Set<string>([...Object.keys(DEFAULTS), "app", "region", "bucket", "reservedConcurrency", "model", "labels"]);
+const KNOWN_KEYS = new Set<string>([...Object.keys(DEFAULTS), "app", "region", "bucket", "reservedConcurrency", "model", "labels", "golden"]);
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 export type ConfigInput = Partial<Omit<Config, "root">>;
@@ -161,6 +163,10 @@ export function validateConfig(raw: Record<string, any>, root: string, source = 
   c.http = validateHttp(c.http, fail);
   if (c.model !== undefined) c.model = resolve(root, c.model);
   if (c.labels !== undefined) c.labels = resolve(root, c.labels);
+  if (c.golden !== undefined) {
+    if (typeof c.golden !== "string" || c.golden === "") fail(`"golden" must be the path of a golden file (imgfn golden make … -o golden.json)`);
+    c.golden = resolve(root, c.golden);
+  }
   return c;
 }
 

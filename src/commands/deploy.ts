@@ -80,7 +80,7 @@ export const deployCommand = defineCommand({
       return deploy(
         ctx,
         config,
-        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, imageAccess, golden: opts.golden, tolerance: opts.tolerance },
+        { dryRun: opts.dryRun, verify: opts.verify, image: opts.image, registry: opts.registry, builder: opts.builder as BuilderChoice, imageAccess, golden: opts.golden ?? config.golden, tolerance: opts.tolerance },
         {
           clients,
           selectBuilder: (choice) => awsRuntime.selectBuilder(choice, ctx.env, ctx.signal),

@@ -6,7 +6,7 @@ import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { FilterLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setAwsRuntime } from "../../src/aws/runtime.js";
 import { sha256Hex } from "../../src/golden/golden.js";
@@ -331,6 +331,22 @@ describe("imgfn deploy --golden", () => {
     expect(r.stdout).toMatch(/espresso\.jpg\s+espresso \(42\.0%\)\s+tabby, tabby cat \(62\.0%\)\s+0\.4200\s+top-1 changed; the golden class left the top-k/);
     expect(r.stdout).not.toMatch(/^\s+cat\.jpg/m);
     expect(r.stderr).toMatch(/error: golden check failed: 1 of 2 files moved past the tolerance \(0\.05\)/);
+  });
+
+  it('the config\'s "golden" (relative to the config) runs the same check as --golden', async () => {
+    freshAccount(m);
+    const golden = await goldenFile([{ image: "cat", index: 281, label: "tabby, tabby cat", score: 0.61 }]);
+    const dir = projectDir({ app: "demo", region: "eu-west-1" });
+    writeFileSync(join(dir, "imgfn.config.json"), JSON.stringify({ app: "demo", region: "eu-west-1", golden: relative(dir, golden) }));
+    const r = await runCli(["deploy"], { cwd: dir, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(m.s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key!)[1]).toMatch(/^uploads\/imgfn-golden-[0-9a-f]{8}\/0-cat\.jpg$/);
+    expect(r.stderr).toMatch(/✔ Golden check: 1 images, top-1 agreement 100\.0%/);
+    // a golden setting that is not a path is a configuration error, before anything runs
+    writeFileSync(join(dir, "imgfn.config.json"), JSON.stringify({ app: "demo", region: "eu-west-1", golden: 3 }));
+    const bad = await runCli(["deploy"], { cwd: dir, env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/"golden" must be the path of a golden file/);
   });
 
   it("a golden file that cannot be read stops deploy's verify with a configuration error", async () => {
