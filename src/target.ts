@@ -6,6 +6,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Context } from "./commands/command.js";
 import type { Config } from "./config.js";
+import { UserError } from "./errors.js";
 import type { FailedEventSource } from "./pipeline/failures.js";
 
 /** One log event in CloudWatch Logs' shape (the local stack writes the same shape). */
@@ -56,4 +57,13 @@ export async function resolveTarget(ctx: Context, config: Config, opts: TargetOp
   }
   const { awsTarget } = await import("./aws/target.js");
   return awsTarget(ctx, config);
+}
+
+/** NoSuchBucket says what to do (deploy first, or restart dev); anything else is rethrown as it is. */
+export function explainBucketError(err: unknown, target: Pick<Target, "bucket" | "kind">): never {
+  if ((err as Error)?.name !== "NoSuchBucket") throw err;
+  throw new UserError(`bucket ${target.bucket} does not exist${target.kind === "local" ? " in the local stack" : ""}`, {
+    cause: err,
+    hint: target.kind === "aws" ? `run "imgfn deploy" first, or set "bucket" in imgfn.config.json to an existing bucket` : `restart "imgfn dev"`,
+  });
 }

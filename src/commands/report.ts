@@ -5,12 +5,11 @@ import { loadConfig } from "../config.js";
 import { UserError } from "../errors.js";
 import { loadResults } from "../results/read.js";
 import { buildReport } from "../results/report.js";
-import { resolveTarget } from "../target.js";
+import { explainBucketError, resolveTarget } from "../target.js";
 import { formatBytes } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 import { parseSince } from "./logs.js";
 import { parsePositive } from "./predict.js";
-import { explainBucketError } from "./results.js";
 
 /** The platform's "open this file" program; the report opens in the default browser. */
 function openCommand(): string[] {

@@ -3,7 +3,7 @@ import { loadConfig } from "../config.js";
 import { ConfigError, UserError } from "../errors.js";
 import { loadResults, readResultDocument, toRow, type ResultRow } from "../results/read.js";
 import { barLines, printable, resultTable } from "../results/text.js";
-import { resolveTarget, type Target } from "../target.js";
+import { explainBucketError, resolveTarget, type Target } from "../target.js";
 import { formatMs, type Output } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 import { parseSince } from "./logs.js";
@@ -20,15 +20,6 @@ export function outputWidth(out: Output, env: NodeJS.ProcessEnv): number | undef
 export function rowJson(row: ResultRow) {
   const { document, ...rest } = row;
   return { ...rest, when: new Date(row.when).toISOString(), document };
-}
-
-/** Bucket errors say what to do; everything else goes to the CLI's error mapping. */
-export function explainBucketError(err: unknown, target: Target): never {
-  if ((err as Error)?.name !== "NoSuchBucket") throw err;
-  throw new UserError(`bucket ${target.bucket} does not exist (${target.description})`, {
-    cause: err,
-    hint: target.kind === "aws" ? `run "imgfn deploy" first, or set "bucket" in imgfn.config.json to an existing bucket` : `restart "imgfn dev"`,
-  });
 }
 
 /** A key as the user may give it: the image (uploads/cat.jpg), the result (results/cat.jpg.json), or the name under either prefix. */

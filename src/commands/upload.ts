@@ -3,7 +3,7 @@ import { basename, join, relative, resolve, sep } from "node:path";
 import { loadConfig, type Config } from "../config.js";
 import { ConfigError, InputNotFound, PartialFailure, UserError } from "../errors.js";
 import { uploadAll, type UploadItem, type UploadOutcome } from "../pipeline/upload.js";
-import { resolveTarget } from "../target.js";
+import { explainBucketError, resolveTarget } from "../target.js";
 import { formatMs, type Output } from "../ui/output.js";
 import { defineCommand } from "./command.js";
 import { parsePositive } from "./predict.js";
@@ -38,13 +38,7 @@ export const uploadCommand = defineCommand({
         concurrency: opts.concurrency,
         signal: ctx.signal,
         onDone: (_o, done) => s.progress(done, items.length, opts.wait ? "processed" : "uploaded"),
-      }).catch((err) => {
-        if ((err as Error)?.name !== "NoSuchBucket") throw err;
-        throw new UserError(`bucket ${target.bucket} does not exist${target.kind === "local" ? " in the local stack" : ""}`, {
-          cause: err,
-          hint: target.kind === "aws" ? `run "imgfn deploy" first, or set "bucket" in imgfn.config.json to an existing bucket` : `restart "imgfn dev"`,
-        });
-      });
+      }).catch((err) => explainBucketError(err, target));
       const bad = list.filter(failed).length;
       s.done(bad ? `${bad} of ${list.length} failed` : opts.wait ? "all processed" : "all uploaded", bad ? (bad === list.length ? "fail" : "warn") : "ok");
       return list;

@@ -2,7 +2,6 @@
 // uploads with no current result, says how many, and processes each of them once (the real
 // stack, the real function and model, two dev processes one after the other on one project).
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,35 +9,22 @@ import { afterEach, describe, expect, it } from "vitest";
 import { localS3Client } from "../../src/local/stack.js";
 import { waitForResult } from "../../src/pipeline/upload.js";
 import { parseHandlerLine } from "../../src/ui/logs.js";
-import { bin, cliEnv, sample, until } from "./helpers.js";
+import { type DevProcess, startDev } from "../helpers/dev.js";
+import { sample, until } from "./helpers.js";
 
-const running: { dev: ChildProcess; exit: Promise<number | null> }[] = [];
+const running: DevProcess[] = [];
 afterEach(async () => {
-  for (const { dev, exit } of running.splice(0)) {
-    if (dev.exitCode === null) dev.kill("SIGKILL");
-    await exit;
+  for (const { child, exited } of running.splice(0)) {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited;
   }
 });
 
-async function startDev(cwd: string) {
-  const dev = spawn("node", [bin, "--json", "dev", "--concurrency", "1"], { cwd, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  const exit = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
-  running.push({ dev, exit });
-  const lines: string[] = [];
-  let buf = "";
-  let stderr = "";
-  dev.stdout!.on("data", (d) => {
-    buf += d;
-    const parts = buf.split("\n");
-    buf = parts.pop()!;
-    lines.push(...parts);
-  });
-  dev.stderr!.on("data", (d) => (stderr += d));
-  const state = await until("imgfn dev to report its endpoints", () => {
-    if (dev.exitCode !== null) throw new Error(`imgfn dev exited early (${dev.exitCode}): ${stderr}`);
-    return lines.length > 0 ? JSON.parse(lines[0]) : undefined;
-  });
-  return { dev, exit, lines, state };
+/** dev with one worker, so that most of a burst is still queued or running when it stops. */
+async function startOneWorkerDev(cwd: string): Promise<DevProcess> {
+  const dev = await startDev(cwd, ["--concurrency", "1"]);
+  running.push(dev);
+  return dev;
 }
 
 /** Keys the function classified, from dev --json's stdout (one log event a line after the first). */
@@ -55,7 +41,7 @@ describe("imgfn dev restart", () => {
     const project = await mkdtemp(join(tmpdir(), "imgfn-e2e-catchup-"));
     try {
       const cat = await readFile(sample("cat.jpg"));
-      const first = await startDev(project);
+      const first = await startOneWorkerDev(project);
       expect(first.state.catchUp).toEqual({ listed: 0, pending: 0, keptAsFailed: 0 });
       const s3 = localS3Client(first.state.s3Endpoint);
       const etags: Record<string, string> = {};
@@ -65,11 +51,11 @@ describe("imgfn dev restart", () => {
         etags[key] = res.ETag!.replace(/"/g, "");
       }
       s3.destroy();
-      first.dev.kill("SIGINT"); // one worker, still cold: most of the six are queued or running
-      expect(await first.exit).toBe(0);
+      first.child.kill("SIGINT"); // one worker, still cold: most of the six are queued or running
+      expect(await first.exited).toBe(0);
       const classifiedBefore = classifiedKeys(first.lines);
 
-      const second = await startDev(project);
+      const second = await startOneWorkerDev(project);
       const { pending, listed } = second.state.catchUp;
       expect(listed).toBe(6);
       expect(pending).toBeGreaterThan(0);
@@ -86,8 +72,8 @@ describe("imgfn dev restart", () => {
       expect(classifiedAfter).toHaveLength(pending);
       expect(new Set(classifiedAfter).size).toBe(pending);
       expect(classifiedAfter.filter((k) => classifiedBefore.includes(k))).toEqual([]);
-      second.dev.kill("SIGINT");
-      expect(await second.exit).toBe(0);
+      second.child.kill("SIGINT");
+      expect(await second.exited).toBe(0);
     } finally {
       await rm(project, { recursive: true, force: true });
     }

@@ -7,12 +7,14 @@ export interface DevProcess {
   state: Record<string, any>;
   /** Every stdout line after the state: the function's log events as JSON. */
   lines: string[];
+  /** Resolves with dev's exit code. */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
 export async function startDev(project: string, args: string[] = []): Promise<DevProcess> {
   const child = spawn("node", [bin, "--json", "dev", ...args], { cwd: project, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const lines: string[] = [];
@@ -31,6 +33,7 @@ export async function startDev(project: string, args: string[] = []): Promise<De
     child,
     state,
     lines,
+    exited,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill("SIGINT");
