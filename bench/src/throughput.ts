@@ -53,11 +53,13 @@ async function burst(concurrency: number) {
       child.once("exit", (code) => reject(new Error(`the uploader process exited (${code}) before reporting`)));
     });
     const mainCpu0 = process.cpuUsage();
+    const switches0 = process.resourceUsage();
     const uploads = await ready;
     const started = new Map(Object.entries(uploads.started));
     const uploadedAll = uploads.uploadedAll;
     await stack.idle();
     const mainCpu = process.cpuUsage(mainCpu0);
+    const switches1 = process.resourceUsage();
     const workerCpu = pids.map(cpuMs).reduce((n, v, i) => n + v - workerCpu0[i], 0);
     const missing = keys.filter((k) => !done.has(k));
     if (missing.length) throw new Error(`${missing.length} results missing (e.g. ${missing[0]})`);
@@ -74,6 +76,11 @@ async function burst(concurrency: number) {
       latency: stats(latency),
       workers: stack.emulator.pids().length,
       // where the CPU went: this process (local S3 server, trigger rules, emulator, logs), the uploaders' process, the workers
+      // how often the stack process was woken (voluntary) or preempted (involuntary) per image
+      contextSwitchesPerImage: {
+        voluntary: r2((switches1.voluntaryContextSwitches - switches0.voluntaryContextSwitches) / BURST),
+        involuntary: r2((switches1.involuntaryContextSwitches - switches0.involuntaryContextSwitches) / BURST),
+      },
       cpuMsPerImage: { stackProcess: r2((mainCpu.user + mainCpu.system) / 1000 / BURST), uploaders: r2(uploads.cpuMs / BURST), workers: r2(workerCpu / BURST) },
     };
     log(`throughput c=${concurrency}: ${result.imagesPerSecond} images/s, latency p50 ${result.latency.median} ms p95 ${result.latency.p95} ms`);

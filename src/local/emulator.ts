@@ -98,13 +98,18 @@ function lambdaDate(d = new Date()): string {
   return `${d.getUTCFullYear()}/${String(d.getUTCMonth() + 1).padStart(2, "0")}/${String(d.getUTCDate()).padStart(2, "0")}`;
 }
 
+/** A "Name:   1234 kB" field of /proc/<pid>/status, in bytes (NaN when absent). */
+function statusBytes(status: string, name: string): number {
+  const at = status.indexOf(`\n${name}:`);
+  return at < 0 ? NaN : Number.parseInt(status.slice(at + name.length + 2).trimStart(), 10) * 1024;
+}
+
 /** RSS and peak RSS in bytes from /proc (Linux); undefined elsewhere. */
 function procMemory(pid: number): { rss: number; hwm: number } | undefined {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
-    const rss = kb("VmRSS");
-    const hwm = kb("VmHWM");
+    const status = readFileSync(`/proc/${pid}/status`, "latin1");
+    const rss = statusBytes(status, "VmRSS");
+    const hwm = statusBytes(status, "VmHWM");
     return Number.isFinite(rss) ? { rss, hwm: Number.isFinite(hwm) ? hwm : rss } : undefined;
   } catch {
     return undefined;

@@ -4,6 +4,7 @@
  * refused with S3's errors. The result carries what aws-chunked bodies need to check each chunk's
  * signature (chunked.ts).
  */
+import * as crypto from "node:crypto";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { S3Error } from "./errors.js";
 
@@ -42,7 +43,9 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 export const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
 
-export const sha256Hex = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+/** One-shot crypto.hash where Node has it (20.12+): no Hash object per call. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: "hex") => string }).hash;
+export const sha256Hex = (data: string | Buffer): string => (oneShot ? oneShot("sha256", data, "hex") : createHash("sha256").update(data).digest("hex"));
 const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).update(data).digest();
 
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is %XX (UTF-8). */
@@ -75,24 +78,31 @@ function canonicalQuery(pairs: [string, string][]): string {
     .join("&");
 }
 
+/** A header value as SigV4 canonicalizes it: trimmed, inner runs of spaces and tabs made one space. */
+function canonicalValue(v: string): string {
+  const t = v.trim();
+  return t.includes("  ") || t.includes("\t") ? t.replace(/\s+/g, " ") : t;
+}
+
 /** Header values by lower-case name, repeated headers joined with "," as SigV4 does. */
 function headerValues(rawHeaders: string[]): Map<string, string[]> {
   const m = new Map<string, string[]>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
-    const list = m.get(name) ?? [];
-    list.push(rawHeaders[i + 1].trim().replace(/\s+/g, " "));
-    m.set(name, list);
+    const value = canonicalValue(rawHeaders[i + 1]);
+    const list = m.get(name);
+    if (list) list.push(value);
+    else m.set(name, [value]);
   }
   return m;
 }
 
 /**
- * The canonical URI candidates: the path as sent (what the AWS SDKs, the CLI and boto3 sign), and
- * the path re-encoded segment by segment (a client that sent a character raw but signed it encoded).
+ * The path re-encoded segment by segment: the second canonical URI tried, for a client that sent a
+ * character raw but signed it encoded (the AWS SDKs, the CLI and boto3 sign the path as sent).
  */
-function canonicalUris(rawPath: string): string[] {
-  const reencoded = rawPath
+function reencodedPath(rawPath: string): string {
+  return rawPath
     .split("/")
     .map((seg) => {
       try {
@@ -102,7 +112,6 @@ function canonicalUris(rawPath: string): string[] {
       }
     })
     .join("/");
-  return reencoded === rawPath ? [rawPath] : [rawPath, reencoded];
 }
 
 const keyCache = new Map<string, Buffer>();
@@ -163,14 +172,12 @@ function parseAuthorization(headers: Map<string, string[]>, pairs: [string, stri
       if (auth.startsWith("AWS ")) throw new S3Error("InvalidRequest", "Signature Version 2 is not supported by the local S3; use Signature Version 4 (every current SDK does)");
       throw new S3Error("AuthorizationHeaderMalformed", `unsupported authorization algorithm; use ${ALGORITHM}`);
     }
-    const fields = Object.fromEntries(
-      auth
-        .slice(ALGORITHM.length + 1)
-        .split(",")
-        .map((f) => f.trim())
-        .filter(Boolean)
-        .map((f) => [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)]),
-    );
+    const fields: Record<string, string> = {};
+    for (const part of auth.slice(ALGORITHM.length + 1).split(",")) {
+      const f = part.trim();
+      const eq = f.indexOf("=");
+      if (eq > 0) fields[f.slice(0, eq)] = f.slice(eq + 1);
+    }
     if (!fields.Credential || !fields.SignedHeaders || !fields.Signature) throw new S3Error("AuthorizationHeaderMalformed", "the Authorization header needs Credential, SignedHeaders and Signature");
     const amzDate = headers.get("x-amz-date")?.[0];
     if (!amzDate) throw new S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header");
@@ -264,12 +271,13 @@ export function verifySignature(req: RequestToVerify, credentials: Credentials, 
   const scope = `${p.date}/${p.region}/${p.service}/aws4_request`;
   const key = signingKey(credentials.secretAccessKey, p.date, p.region, p.service);
   const query = canonicalQuery(p.queryPairs);
-  for (const uri of canonicalUris(req.rawPath)) {
-    const canonical = [req.method, uri, query, canonicalHeaders, p.signedHeaders.join(";"), p.payloadHash].join("\n");
-    const expected = sign(key, [ALGORITHM, p.amzDate, scope, sha256Hex(canonical)].join("\n"));
-    if (signaturesEqual(expected, p.signature)) {
-      return { accessKeyId: p.accessKeyId, payloadHash: p.payloadHash, amzDate: p.amzDate, scope, signingKey: key, signature: p.signature, presigned: p.presigned };
-    }
+  const matches = (uri: string) => {
+    const canonical = `${req.method}\n${uri}\n${query}\n${canonicalHeaders}\n${p.signedHeaders.join(";")}\n${p.payloadHash}`;
+    return signaturesEqual(sign(key, `${ALGORITHM}\n${p.amzDate}\n${scope}\n${sha256Hex(canonical)}`), p.signature);
+  };
+  if (!matches(req.rawPath)) {
+    const reencoded = reencodedPath(req.rawPath);
+    if (reencoded === req.rawPath || !matches(reencoded)) throw new S3Error("SignatureDoesNotMatch");
   }
-  throw new S3Error("SignatureDoesNotMatch");
+  return { accessKeyId: p.accessKeyId, payloadHash: p.payloadHash, amzDate: p.amzDate, scope, signingKey: key, signature: p.signature, presigned: p.presigned };
 }

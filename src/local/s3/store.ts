@@ -3,20 +3,26 @@
  * key is stored inside the metadata, never in a path, so any key S3 allows (`../` included) stays
  * inside the data folder. Layout, under <dir>/buckets/<bucket>/:
  *   bucket.json                 the bucket (name, creation date)
- *   objects.jsonl               the objects' metadata (key, size, ETag, headers, checksum, data
- *                               file): a journal of commits (journal.ts)
- *   data/<id>                   an object's bytes (and bytes being received: a data file no sidecar
- *                               names is not part of any object, and is removed at start)
- *   tmp/<id>.json               sidecars being written (wiped at start)
+ *   objects.jsonl               the objects' metadata (key, size, ETag, headers, checksum, where the
+ *                               bytes are): a journal of commits (journal.ts)
+ *   data/<id>                   either a segment: the bytes of many small objects one after the
+ *                               other, appended (an object is a file id, an offset and a size), or
+ *                               one large object's own file
+ *   tmp/<id>.json               bucket and upload files being written (wiped at start)
  *   uploads/<uploadId>/         a multipart upload: upload.json, part-<n>.json, part-<n>.<id>
- * Writes are atomic: the bytes go to a new data file, then the journal line that names it is
- * appended (the commit), so a reader sees the old object or the new one, never part of one.
- * Everything survives a restart. Small objects' bytes are also kept in memory (bounded), since
- * the pipeline reads each upload right after writing it.
+ * Small objects go to segments because creating a file is by far the dearest part of a small PUT:
+ * an inode and a directory entry (on ext4 up to a millisecond of kernel time where many files were
+ * recently deleted), against microseconds for an append to a file already open.
+ * Writes are atomic: the bytes go first (a segment append, or a new data file), then the journal
+ * line that names them is appended (the commit), so a reader sees the old object or the new one,
+ * never part of one; bytes no journal line names are not part of any object. A segment whose
+ * objects are all gone is removed; one mostly dead is compacted (its live objects copied to the
+ * current segment) at start and whenever a segment fills up. Everything survives a restart. Small
+ * objects' bytes are also kept in memory (bounded), since the pipeline reads each upload right
+ * after writing it.
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, writeFile as writeFileCallback } from "node:fs";
-import { promisify } from "node:util";
+import { closeSync, createReadStream, createWriteStream, openSync, readSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { join } from "node:path";
@@ -46,8 +52,10 @@ export interface ObjectMeta {
   headers: Record<string, string>;
   checksum?: StoredChecksum;
   parts?: number;
-  /** The data file's id under data/. */
+  /** The data file's id under data/ ("" for an empty object). */
   file: string;
+  /** Where the bytes start when `file` is a segment shared by small objects; absent when it is the object's own file. */
+  offset?: number;
 }
 
 export interface BucketInfo {
@@ -83,18 +91,17 @@ export interface ByteRange {
   end: number;
 }
 
-/** A data file written, not yet part of any object. */
-export interface TempFile {
-  id: string;
-  path: string;
-  size: number;
-  /** The bytes, when small enough to keep in memory. */
-  bytes?: Buffer;
-}
+/**
+ * Bytes received, not yet part of any object: a small body in memory (written to a segment when it
+ * is committed), or a large one already in its own data file.
+ */
+export type TempFile = { size: number; bytes: Buffer; id?: undefined; path?: undefined } | { size: number; id: string; path: string; bytes?: undefined };
 
-/** Objects up to this size are written in one call and kept in the memory cache. */
+/** Objects up to this size go to segments and are kept in the memory cache. */
 const SMALL_OBJECT_BYTES = 1024 * 1024;
 const CACHE_BYTES = 64 * 1024 * 1024;
+/** A segment takes appends until it is this large (tests pass a smaller size to Store.open). */
+const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -119,20 +126,34 @@ export function compareKeys(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** fs's callback writeFile: no FileHandle object per write, which costs more CPU than the write. */
-const writeSmall = promisify(writeFileCallback);
 const newId = () => randomBytes(12).toString("hex");
+/** Where an object's bytes are: its data file, or its place in a segment (the cache's key). */
+const location = (m: ObjectMeta) => (m.offset === undefined ? m.file : `${m.file}@${m.offset}`);
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+/** A segment's file size and the bytes of it live objects still use. */
+interface Segment {
+  size: number;
+  live: number;
+}
 
 class Bucket {
   readonly objects = new Map<string, ObjectMeta>();
   /** Keys in S3's order. */
   keys: string[] = [];
   journal!: Journal<ObjectMeta>;
+  readonly segments = new Map<string, Segment>();
+  /** The segment appends go to, and its open descriptor. */
+  current?: { id: string; fd: number };
+  compacting = false;
   constructor(
     readonly info: BucketInfo,
     readonly dir: string,
   ) {}
+
+  dataPath(file: string): string {
+    return join(this.dir, "data", file);
+  }
 
   /** Index of the first key >= `key`. */
   lowerBound(key: string): number {
@@ -163,12 +184,12 @@ async function writeJsonAtomic(tmpDir: string, target: string, value: unknown): 
 
 export class Store {
   private readonly buckets = new Map<string, Bucket>();
-  /** Data file id → bytes, oldest first. */
+  /** Object location (location()) → bytes, oldest first. */
   private readonly cache = new Map<string, Buffer>();
   private cached = 0;
 
   private remember(id: string, bytes: Buffer | undefined): void {
-    if (!bytes) return;
+    if (!bytes || bytes.length === 0) return;
     this.cache.set(id, bytes);
     this.cached += bytes.length;
     for (const [old, b] of this.cache) {
@@ -186,11 +207,14 @@ export class Store {
     }
   }
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+  ) {}
 
-  /** Opens (or creates) the data folder, reading every bucket and object sidecar back. */
-  static async open(dir: string): Promise<Store> {
-    const store = new Store(dir);
+  /** Opens (or creates) the data folder, reading every bucket's journal back. */
+  static async open(dir: string, options: { segmentBytes?: number } = {}): Promise<Store> {
+    const store = new Store(dir, options.segmentBytes ?? SEGMENT_BYTES);
     await mkdir(join(dir, "buckets"), { recursive: true });
     for (const name of await readdir(join(dir, "buckets"))) {
       const bdir = join(dir, "buckets", name);
@@ -209,14 +233,27 @@ export class Store {
       const referenced = new Set([...bucket.objects.values()].map((m) => m.file));
       // bytes of a write that never committed (the process stopped in between)
       for (const f of await readdir(join(bdir, "data"))) if (!referenced.has(f)) await rm(join(bdir, "data", f), { force: true });
+      for (const m of bucket.objects.values()) {
+        if (m.offset === undefined || m.file === "") continue;
+        let seg = bucket.segments.get(m.file);
+        if (!seg) bucket.segments.set(m.file, (seg = { size: statSync(bucket.dataPath(m.file)).size, live: 0 }));
+        seg.live += m.size;
+      }
       store.buckets.set(info.name, bucket);
+      store.compactSegments(bucket);
     }
     return store;
   }
 
-  /** Finishes pending commits and closes the journals. */
+  /** Closes the journals and segments (every commit is already written). */
   async close(): Promise<void> {
-    for (const b of this.buckets.values()) await b.journal.close();
+    for (const b of this.buckets.values()) this.closeBucket(b);
+  }
+
+  private closeBucket(b: Bucket): void {
+    b.journal.close();
+    if (b.current) closeSync(b.current.fd);
+    b.current = undefined;
   }
 
   listBuckets(): BucketInfo[] {
@@ -251,7 +288,7 @@ export class Store {
     const b = this.bucket(name);
     if (b.objects.size > 0) throw new S3Error("BucketNotEmpty", undefined, { BucketName: name });
     this.buckets.delete(name);
-    await b.journal.close();
+    this.closeBucket(b);
     await rm(b.dir, { recursive: true, force: true });
   }
 
@@ -265,8 +302,8 @@ export class Store {
 
   /**
    * Opens an object's bytes with the metadata they belong to; `prepare` sees the metadata first
-   * (conditions, the range). A write that commits meanwhile removes the old file; then the new
-   * object is opened instead.
+   * (conditions, the range). A write that commits meanwhile may remove the old file (or compact its
+   * segment away); then the new object is opened instead.
    */
   async openRead(bucket: string, key: string, prepare?: (meta: ObjectMeta) => ByteRange | undefined): Promise<{ meta: ObjectMeta; stream?: Readable; bytes?: Buffer } | undefined> {
     const b = this.bucket(bucket);
@@ -274,13 +311,14 @@ export class Store {
       const meta = b.objects.get(key);
       if (!meta) return undefined;
       const range = prepare?.(meta);
-      const cached = this.cache.get(meta.file);
+      const cached = this.cache.get(location(meta));
       if (cached) return { meta, bytes: range ? cached.subarray(range.start, range.end + 1) : cached };
       if (meta.size === 0) return { meta, bytes: Buffer.alloc(0) };
       try {
-        const fd = await open(join(b.dir, "data", meta.file), "r");
+        const fd = await open(b.dataPath(meta.file), "r");
         const r = range ?? { start: 0, end: meta.size - 1 };
-        return { meta, stream: fd.createReadStream({ start: r.start, end: r.end, highWaterMark: 256 * 1024 }) };
+        const at = meta.offset ?? 0;
+        return { meta, stream: fd.createReadStream({ start: at + r.start, end: at + r.end, highWaterMark: 256 * 1024 }) };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       }
@@ -289,13 +327,11 @@ export class Store {
   }
 
   /**
-   * Writes bytes into a new data file (bounded by `limit`), to be committed or discarded. A small
-   * body is gathered and written in one call; a large one streams.
+   * Receives bytes (bounded by `limit`), to be committed or discarded: a small body is gathered in
+   * memory (commit() appends it to a segment), a large one streams into a new data file.
    */
   async writeTemp(bucket: string, source: AsyncIterable<Buffer>, limit: number): Promise<TempFile> {
     const b = this.bucket(bucket);
-    const id = newId();
-    const path = join(b.dir, "data", id);
     const it = source[Symbol.asyncIterator]();
     const head: Buffer[] = [];
     let size = 0;
@@ -303,16 +339,19 @@ export class Store {
     try {
       for (;;) {
         const next = await it.next();
-        if (next.done) {
-          const bytes = head.length === 1 ? head[0] : Buffer.concat(head, size);
-          await writeSmall(path, bytes);
-          return { id, path, size, bytes };
-        }
+        if (next.done) return { size, bytes: head.length === 1 ? head[0] : Buffer.concat(head, size) };
         size += next.value.length;
         if (size > limit) throw tooLarge();
         head.push(next.value);
         if (size > SMALL_OBJECT_BYTES) break;
       }
+    } catch (err) {
+      await it.return?.();
+      throw err;
+    }
+    const id = newId();
+    const path = b.dataPath(id);
+    try {
       await pipeline(
         async function* () {
           yield* head;
@@ -335,23 +374,29 @@ export class Store {
   }
 
   async discard(temp: TempFile | undefined): Promise<void> {
-    if (temp) await rm(temp.path, { force: true });
+    if (temp?.path) await rm(temp.path, { force: true });
   }
 
-  /** Makes a written data file the object at `meta.key`: the rename of the sidecar is the commit. */
-  async commit(bucket: string, temp: TempFile, meta: Omit<ObjectMeta, "file">): Promise<ObjectMeta> {
+  /** The bytes received, from memory or from their file. */
+  async *tempBytes(temp: TempFile): AsyncGenerator<Buffer> {
+    if (temp.bytes) yield temp.bytes;
+    else for await (const c of createReadStream(temp.path, { highWaterMark: 1024 * 1024 })) yield c as Buffer;
+  }
+
+  /**
+   * Makes received bytes the object at `meta.key` (a small body is appended to the current segment
+   * first): appending its journal line is the commit. Synchronous from the first write to the
+   * last, so commits never interleave.
+   */
+  async commit(bucket: string, temp: TempFile, meta: Omit<ObjectMeta, "file" | "offset">): Promise<ObjectMeta> {
     const b = this.bucket(bucket);
-    const full: ObjectMeta = { ...meta, file: temp.id };
-    // the index changes first (in call order, as the journal lines are written), then the line
+    const full: ObjectMeta = temp.path !== undefined ? { ...meta, file: temp.id } : { ...meta, ...this.appendToSegment(b, temp.bytes) };
     const old = b.objects.get(meta.key);
     b.objects.set(meta.key, full);
     b.addKey(meta.key);
-    this.remember(temp.id, temp.bytes);
-    await b.journal.append({ put: full }, b.objects.size);
-    if (old) {
-      this.forget(old.file);
-      await unlink(join(b.dir, "data", old.file)).catch(() => {});
-    }
+    this.remember(location(full), temp.bytes);
+    b.journal.append({ put: full }, b.objects.size);
+    if (old) this.release(b, old);
     return full;
   }
 
@@ -362,10 +407,95 @@ export class Store {
     if (!old) return false;
     b.objects.delete(key);
     b.removeKey(key);
-    await b.journal.append({ delete: key }, b.objects.size);
-    this.forget(old.file);
-    await unlink(join(b.dir, "data", old.file)).catch(() => {});
+    b.journal.append({ delete: key }, b.objects.size);
+    this.release(b, old);
     return true;
+  }
+
+  // ---- segments ----
+
+  /** Appends a small object's bytes to the bucket's current segment (a new one when it is full). */
+  private appendToSegment(b: Bucket, bytes: Buffer): { file: string; offset: number } {
+    if (bytes.length === 0) return { file: "", offset: 0 };
+    let seg = b.current ? b.segments.get(b.current.id) : undefined;
+    if (!b.current || !seg || seg.size + bytes.length > this.segmentBytes) {
+      if (b.current) closeSync(b.current.fd);
+      const id = newId();
+      b.current = { id, fd: openSync(b.dataPath(id), "a") };
+      b.segments.set(id, (seg = { size: 0, live: 0 }));
+      // the segment just sealed, and any other mostly dead one, are compacted into the new one
+      this.compactSegments(b);
+    }
+    const offset = seg.size;
+    for (let done = 0; done < bytes.length; ) done += writeSync(b.current.fd, bytes, done, bytes.length - done);
+    seg.size += bytes.length;
+    seg.live += bytes.length;
+    return { file: b.current.id, offset };
+  }
+
+  /** Frees what a replaced or deleted object used: its own file, or its bytes of a segment. */
+  private release(b: Bucket, old: ObjectMeta): void {
+    this.forget(location(old));
+    if (old.file === "") return;
+    if (old.offset === undefined) {
+      unlink(b.dataPath(old.file)).catch(() => {});
+      return;
+    }
+    const seg = b.segments.get(old.file);
+    if (!seg) return;
+    seg.live -= old.size;
+    if (seg.live <= 0 && b.current?.id !== old.file) this.dropSegment(b, old.file);
+  }
+
+  private dropSegment(b: Bucket, id: string): void {
+    b.segments.delete(id);
+    try {
+      unlinkSync(b.dataPath(id));
+    } catch {
+      // already gone
+    }
+  }
+
+  /**
+   * Copies the live objects of every segment other than the current one that is over half dead
+   * into the current segment (new journal lines: same objects, new places), then removes it.
+   * Readers that already opened the old segment finish from their open descriptor.
+   */
+  private compactSegments(b: Bucket): void {
+    // the appends below may fill a segment and start another: that rotation compacts nothing
+    if (b.compacting) return;
+    const victims = new Set([...b.segments].filter(([id, seg]) => id !== b.current?.id && seg.live * 2 < seg.size).map(([id]) => id));
+    if (victims.size === 0) return;
+    b.compacting = true;
+    try {
+      for (const meta of [...b.objects.values()]) {
+        if (meta.offset === undefined || !victims.has(meta.file)) continue;
+        const bytes = this.cache.get(location(meta)) ?? this.readSegment(b, meta);
+        this.forget(location(meta));
+        const moved: ObjectMeta = { ...meta, ...this.appendToSegment(b, bytes) };
+        b.objects.set(meta.key, moved);
+        b.journal.append({ put: moved }, b.objects.size);
+      }
+      for (const id of victims) this.dropSegment(b, id);
+    } finally {
+      b.compacting = false;
+    }
+  }
+
+  private readSegment(b: Bucket, meta: ObjectMeta): Buffer {
+    const fd = openSync(b.dataPath(meta.file), "r");
+    try {
+      const bytes = Buffer.allocUnsafe(meta.size);
+      let done = 0;
+      while (done < meta.size) {
+        const n = readSync(fd, bytes, done, meta.size - done, meta.offset! + done);
+        if (n === 0) throw new Error(`segment ${meta.file} ends before the bytes of ${JSON.stringify(meta.key)}`);
+        done += n;
+      }
+      return bytes;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Keys in order, from the first key > `after` (or from the start) that starts with `prefix`. */
@@ -423,7 +553,8 @@ export class Store {
     const dir = this.uploadDir(bucket, uploadId);
     const file = `part-${part.partNumber}.${newId()}`;
     const old = await this.part(bucket, uploadId, part.partNumber);
-    await rename(temp.path, join(dir, file));
+    if (temp.path !== undefined) await rename(temp.path, join(dir, file));
+    else writeFileSync(join(dir, file), temp.bytes);
     const full = { ...part, file };
     await writeJsonAtomic(join(this.bucket(bucket).dir, "tmp"), join(dir, `part-${part.partNumber}.json`), full);
     if (old) await rm(join(dir, old.file), { force: true });

@@ -1,6 +1,6 @@
 // The local S3's store on disk: file names never come from keys, commits are atomic, a restart
 // (or a crash between writing bytes and committing them) keeps exactly the committed objects.
-import { appendFile, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,10 +11,10 @@ const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
-async function freshStore(): Promise<{ dir: string; store: Store }> {
+async function freshStore(options: { segmentBytes?: number } = {}): Promise<{ dir: string; store: Store }> {
   const dir = await mkdtemp(join(tmpdir(), "imgfn-store-"));
   dirs.push(dir);
-  const store = await Store.open(join(dir, "data"));
+  const store = await Store.open(join(dir, "data"), options);
   await store.createBucket("bkt");
   return { dir, store };
 }
@@ -42,8 +42,9 @@ describe("the store", () => {
     for (const k of keys) expect(await read(store, k)).toBe(`body ${k}`);
     const files = await footprint(dir);
     expect(files.every((f) => f.startsWith(join(dir, "data", "buckets", "bkt")))).toBe(true);
+    // small objects share one segment, named by a random id like every data file
     const data = await readdir(join(dir, "data", "buckets", "bkt", "data"));
-    expect(data).toHaveLength(keys.length);
+    expect(data).toHaveLength(1);
     expect(data.every((f) => /^[0-9a-f]{24}$/.test(f))).toBe(true);
   });
 
@@ -63,9 +64,60 @@ describe("the store", () => {
     expect(await read(again, "replaced")).toBe("v2");
     expect(await read(again, "gone")).toBeUndefined();
     expect(await read(again, "torn")).toBeUndefined();
-    // one data file per live object: the replaced, deleted and uncommitted bytes are gone
-    expect(await readdir(join(bdir, "data"))).toHaveLength(2);
+    // uncommitted bytes were never written: the one segment holds the four committed bodies
+    const data = await readdir(join(bdir, "data"));
+    expect(data).toHaveLength(1);
+    expect((await stat(join(bdir, "data", data[0]))).size).toBe("kept bytes".length + "v1".length + "v2".length + "x".length);
     await again.close();
+  });
+
+  it("compacts a segment that is mostly dead at start, and removes one that is all dead as soon as it is", async () => {
+    const segmentBytes = 1000;
+    const { dir, store } = await freshStore({ segmentBytes });
+    const bdir = join(dir, "data", "buckets", "bkt");
+    const body = (i: number, v = 1) => `${String(i).padStart(3, "0")}:${"x".repeat(90)}:v${v}`; // 97 bytes
+    for (let i = 0; i < 30; i++) await put(store, `k${i}`, body(i)); // three segments (10 objects each)
+    expect(await readdir(join(bdir, "data"))).toHaveLength(3);
+    // every object of the first segment deleted: that file goes at once
+    for (let i = 0; i < 10; i++) await store.delete("bkt", `k${i}`);
+    expect(await readdir(join(bdir, "data"))).toHaveLength(2);
+    // most of the second replaced: dead bytes until the next start
+    for (let i = 10; i < 18; i++) await put(store, `k${i}`, body(i, 2));
+    await store.close();
+    const again = await Store.open(join(dir, "data"), { segmentBytes });
+    const live = new Map<string, string>();
+    for (let i = 10; i < 30; i++) live.set(`k${i}`, body(i, i < 18 ? 2 : 1));
+    for (const [k, v] of live) expect(await read(again, k), k).toBe(v);
+    expect(await read(again, "k3")).toBeUndefined();
+    // no byte on disk left over from a dead object
+    let onDisk = 0;
+    for (const f of await readdir(join(bdir, "data"))) onDisk += (await stat(join(bdir, "data", f))).size;
+    expect(onDisk).toBe([...live.values()].reduce((n, v) => n + v.length, 0));
+    // and the compacted places survive another restart
+    await again.close();
+    const third = await Store.open(join(dir, "data"), { segmentBytes });
+    for (const [k, v] of live) expect(await read(third, k), k).toBe(v);
+    await third.close();
+  });
+
+  it("lets a reader that opened a segment before it was compacted away read the object whole", async () => {
+    const segmentBytes = 1000;
+    const { dir, store: first } = await freshStore({ segmentBytes });
+    for (let i = 0; i < 10; i++) await put(first, `k${i}`, `${i}`.repeat(99));
+    await first.close();
+    // after a restart nothing is cached: k9 is read from its segment
+    const store = await Store.open(join(dir, "data"), { segmentBytes });
+    const reading = await store.openRead("bkt", "k9");
+    expect(reading?.stream).toBeDefined();
+    for (let i = 0; i < 8; i++) await store.delete("bkt", `k${i}`);
+    // filling a new segment compacts the old, mostly dead one (k8 and k9 move)
+    for (let i = 0; i < 11; i++) await put(store, `n${i}`, "n".repeat(99));
+    const out: Buffer[] = [];
+    for await (const c of reading!.stream!) out.push(c as Buffer);
+    expect(Buffer.concat(out).toString()).toBe("9".repeat(99));
+    expect(await read(store, "k9")).toBe("9".repeat(99));
+    expect(await read(store, "k8")).toBe("8".repeat(99));
+    await store.close();
   });
 
   it("lets a reader that started before a replacement finish the old object, whole", async () => {

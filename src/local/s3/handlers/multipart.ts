@@ -4,7 +4,6 @@
  * parts' binary MD5s, then "-<number of parts>".
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { checksumHeader, compositeChecksum, hasher, parseAlgorithm } from "../checksums.js";
 import { S3Error } from "../errors.js";
 import { receiveDocument, receiveObject } from "../payload.js";
@@ -67,7 +66,7 @@ export async function uploadPart(ctx: S3Context, r: S3Request): Promise<void> {
     let checksum = received.checksum?.value;
     if (upload.checksumAlgorithm && checksum === undefined) {
       const h = hasher(upload.checksumAlgorithm);
-      for await (const c of createReadStream(temp.path)) h.update(c as Buffer);
+      for await (const c of ctx.store.tempBytes(temp)) h.update(c);
       checksum = await h.digest();
     }
     const part = await ctx.store.putPart(bucket, uploadId, temp, { partNumber, size: received.size, etag: received.md5, lastModified: new Date().toISOString(), checksum });
