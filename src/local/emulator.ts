@@ -12,7 +12,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../paths.js";
 import type { LogEvent } from "../target.js";
@@ -116,11 +116,55 @@ function procMemory(pid: number): { rss: number; hwm: number } | undefined {
   }
 }
 
+/** The page size, from this process's resident pages (/proc/self/statm) against its RSS in bytes. */
+function pageSize(): number {
+  try {
+    const pages = Number(readFileSync("/proc/self/statm", "latin1").split(" ")[1]);
+    return 2 ** Math.round(Math.log2(process.memoryUsage.rss() / pages));
+  } catch {
+    return 4096;
+  }
+}
+
+/**
+ * A process's RSS, re-read from /proc/<pid>/statm through one open descriptor (a single pread,
+ * not open + read + close + the formatting of /proc/<pid>/status): the watchdog reads it 20 times
+ * a second per busy environment.
+ */
+class RssProbe {
+  private static page?: number;
+  private fd?: number;
+  private readonly buf = Buffer.alloc(128);
+  constructor(pid: number | undefined) {
+    try {
+      if (pid) this.fd = openSync(`/proc/${pid}/statm`, "r");
+    } catch {
+      // not Linux: no watchdog
+    }
+  }
+  rss(): number | undefined {
+    if (this.fd === undefined) return undefined;
+    try {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      const resident = Number(this.buf.toString("latin1", 0, n).split(" ")[1]);
+      return Number.isFinite(resident) ? resident * (RssProbe.page ??= pageSize()) : undefined;
+    } catch {
+      return undefined; // the process is gone
+    }
+  }
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
 /** One execution environment: a worker process with its own log stream. */
+type EnvironmentState = "init" | "idle" | "busy" | "dead";
+
 class Environment {
   readonly proc: ChildProcess;
   readonly logStreamName: string;
-  state: "init" | "idle" | "busy" | "dead" = "init";
+  private current: EnvironmentState = "init";
   initDurationMs?: number;
   initError?: LambdaError;
   /** Init Duration is reported once, on the environment's first invocation. */
@@ -128,7 +172,8 @@ class Environment {
   peakRss = 0;
   oomKilled = false;
   heapOom = false;
-  private watchdog: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
+  private readonly probe: RssProbe;
   readonly ready: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   onMessage?: (msg: any) => void;
@@ -150,24 +195,14 @@ class Environment {
     this.exited = new Promise((resolve) => this.proc.once("exit", (code, signal) => resolve({ code, signal })));
     this.proc.once("exit", () => {
       this.state = "dead";
-      clearInterval(this.watchdog);
+      this.probe.close();
       emu.emit("exit", this.proc.pid);
     });
     this.proc.on("error", () => {}); // surfaced through "exit"
     this.pipeLines(this.proc.stdout!);
     this.pipeLines(this.proc.stderr!);
-    // Lambda's memory limit covers the whole sandbox, not just the V8 heap: watch the RSS.
-    const limit = o.memory * 1024 * 1024;
-    this.watchdog = setInterval(() => {
-      const mem = this.proc.pid ? procMemory(this.proc.pid) : undefined;
-      if (!mem) return;
-      this.peakRss = Math.max(this.peakRss, mem.hwm);
-      if (mem.rss > limit && this.state !== "dead") {
-        this.oomKilled = true;
-        this.proc.kill("SIGKILL");
-      }
-    }, 50);
-    this.watchdog.unref();
+    this.probe = new RssProbe(this.proc.pid);
+    this.watch();
     this.ready = new Promise((resolve) => {
       const started = performance.now();
       this.onMessage = (msg) => {
@@ -185,6 +220,36 @@ class Environment {
       if (msg?.type === "log") this.log(msg.message);
       else this.onMessage?.(msg);
     });
+  }
+
+  get state(): EnvironmentState {
+    return this.current;
+  }
+
+  /** The RSS watchdog runs while the environment works (init or an invocation); Lambda freezes an idle one. */
+  set state(next: EnvironmentState) {
+    this.current = next;
+    if (next === "init" || next === "busy") this.watch();
+    else {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
+  }
+
+  /** Lambda's memory limit covers the whole sandbox, not just the V8 heap: watch the RSS. */
+  private watch(): void {
+    if (this.watchdog) return;
+    const limit = this.emu.options.memory * 1024 * 1024;
+    this.watchdog = setInterval(() => {
+      const rss = this.probe.rss();
+      if (rss === undefined) return;
+      this.peakRss = Math.max(this.peakRss, rss);
+      if (rss > limit && this.current !== "dead") {
+        this.oomKilled = true;
+        this.proc.kill("SIGKILL");
+      }
+    }, 50);
+    this.watchdog.unref();
   }
 
   log(message: string): void {
@@ -209,10 +274,13 @@ class Environment {
     });
   }
 
-  maxMemoryUsedMb(workerRss?: number): number {
-    const mem = this.proc.pid ? procMemory(this.proc.pid) : undefined;
-    if (mem) this.peakRss = Math.max(this.peakRss, mem.hwm);
-    return Math.ceil(Math.max(this.peakRss, workerRss ?? 0) / (1024 * 1024));
+  /** Peak RSS in MB: the worker's own figure (the kernel's peak) when it sent one, else /proc's. */
+  maxMemoryUsedMb(workerPeak?: number): number {
+    if (workerPeak === undefined) {
+      const mem = this.proc.pid ? procMemory(this.proc.pid) : undefined;
+      if (mem) this.peakRss = Math.max(this.peakRss, mem.hwm);
+    }
+    return Math.ceil(Math.max(this.peakRss, workerPeak ?? 0) / (1024 * 1024));
   }
 
   kill(): void {

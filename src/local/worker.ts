@@ -37,9 +37,8 @@ process.on("disconnect", () => process.exit(0));
 process.on("SIGINT", () => {});
 
 let currentRequestId: string | undefined;
-let maxRss = process.memoryUsage.rss();
-const sampleRss = () => (maxRss = Math.max(maxRss, process.memoryUsage.rss()));
-setInterval(sampleRss, 50).unref();
+/** The process's peak RSS in bytes, as the kernel counts it (getrusage: the same as /proc's VmHWM). */
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 function emit(level: string, args: unknown[]): void {
   // Lambda's Node runtime: one log event per console call, multi-line messages kept together.
@@ -133,8 +132,7 @@ function runHandler(fn: Handler, msg: InvokeMessage): Promise<unknown> {
 
 function fail(msg: InvokeMessage, error: LambdaError, fatal = false): void {
   emit("ERROR", ["Invoke Error \t" + JSON.stringify({ errorType: error.errorType, errorMessage: error.errorMessage, stack: error.trace })]);
-  sampleRss();
-  send({ type: "error", requestId: msg.requestId, error, maxRss, fatal });
+  send({ type: "error", requestId: msg.requestId, error, maxRss: peakRss(), fatal });
 }
 
 async function invoke(msg: InvokeMessage): Promise<void> {
@@ -142,9 +140,8 @@ async function invoke(msg: InvokeMessage): Promise<void> {
   currentRequestId = msg.requestId;
   try {
     const result = await runHandler(handler!, msg);
-    sampleRss();
     // Lambda serialises the result as JSON; undefined becomes null.
-    send({ type: "result", requestId: msg.requestId, result: result === undefined ? null : JSON.parse(JSON.stringify(result)), maxRss });
+    send({ type: "result", requestId: msg.requestId, result: result === undefined ? null : JSON.parse(JSON.stringify(result)), maxRss: peakRss() });
   } catch (err) {
     fail(msg, toLambdaError(err));
   } finally {
