@@ -21,6 +21,10 @@ export interface S3Notification {
   sequencer: string;
   sourceIp: string;
   eventTime: string;
+  /** The id of the request that made the change (the server's x-amz-request-id and x-amz-id-2). */
+  requestId?: string;
+  /** The access key that signed it. */
+  principal?: string;
 }
 
 let last = 0n;
@@ -31,7 +35,13 @@ export function nextSequencer(): string {
   return last.toString(16).toUpperCase().padStart(18, "0");
 }
 
-const hex = (bytes: number) => randomBytes(bytes).toString("hex").toUpperCase();
+// ids for events no request made (imgfn event s3, imgfn invoke --local): a random prefix per
+// process and a counter, so no event costs random bytes
+const ID_PREFIX = randomBytes(4).toString("hex").toUpperCase();
+let made = 0;
+const madeUpId = () => `${ID_PREFIX}${(++made).toString(16).toUpperCase().padStart(8, "0")}`;
+/** The local account's canonical id, as S3 names a bucket owner. */
+const OWNER_ID = `A${randomBytes(6).toString("hex").toUpperCase()}`;
 
 /** One record of an S3 event notification, exactly as S3 shapes it. */
 export function s3EventRecord(n: S3Notification, opts: { region: string; configurationId: string }): Record<string, unknown> {
@@ -42,13 +52,13 @@ export function s3EventRecord(n: S3Notification, opts: { region: string; configu
     awsRegion: opts.region,
     eventTime: n.eventTime,
     eventName: n.eventName,
-    userIdentity: { principalId: `AWS:${hex(10)}` },
+    userIdentity: { principalId: `AWS:${n.principal ?? "IMGFNLOCAL"}` },
     requestParameters: { sourceIPAddress: n.sourceIp },
-    responseElements: { "x-amz-request-id": hex(8), "x-amz-id-2": randomBytes(48).toString("base64") },
+    responseElements: { "x-amz-request-id": n.requestId ?? madeUpId(), "x-amz-id-2": n.requestId ?? madeUpId() },
     s3: {
       s3SchemaVersion: "1.0",
       configurationId: opts.configurationId,
-      bucket: { name: n.bucket, ownerIdentity: { principalId: hex(7) }, arn: `arn:aws:s3:::${n.bucket}` },
+      bucket: { name: n.bucket, ownerIdentity: { principalId: OWNER_ID }, arn: `arn:aws:s3:::${n.bucket}` },
       object: {
         key: encodeS3Key(n.key),
         ...(created ? { size: n.size ?? 0 } : {}),

@@ -9,7 +9,7 @@ export interface S3Context {
   store: Store;
   region: string;
   /** Called once per object created or removed, after the change is committed. */
-  notify(n: Omit<S3Notification, "sequencer" | "eventTime" | "sourceIp">, req: S3Request): void;
+  notify(n: Omit<S3Notification, "sequencer" | "eventTime" | "sourceIp" | "requestId" | "principal">, req: S3Request): void;
 }
 
 export interface S3Request {

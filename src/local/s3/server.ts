@@ -133,7 +133,14 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
     store,
     region: opts.region,
     notify(n, r) {
-      opts.onEvent?.({ ...n, sequencer: nextSequencer(), eventTime: new Date().toISOString(), sourceIp: r.req.socket.remoteAddress?.replace(/^::ffff:/, "") ?? "127.0.0.1" });
+      opts.onEvent?.({
+        ...n,
+        sequencer: nextSequencer(),
+        eventTime: new Date().toISOString(),
+        sourceIp: r.req.socket.remoteAddress?.replace(/^::ffff:/, "") ?? "127.0.0.1",
+        requestId: r.requestId,
+        principal: r.signed.accessKeyId,
+      });
     },
   };
 
