@@ -367,8 +367,17 @@ if (throughput) {
     throughput.runs.map((r: any) => [r.concurrency, r.imagesPerSecond, `${r.latency.median} ms`, `${r.latency.p95} ms`, `${r.uploadSeconds} s`, `${r.cpuMsPerImage.stackProcess} ms`, `${r.cpuMsPerImage.uploaders ?? "-"} ms`, `${r.cpuMsPerImage.workers} ms`]),
   );
   md.push(
-    `Per image the stack process serves three S3 requests (the upload, the function's GetObject, the result's PutObject: each SigV4-verified, each body hashed with SHA-256, MD5 and its CRC32, each write committed with one journal append), turns the upload into an S3 event, hands it to a worker over IPC and writes the function's log lines. Until the project's own S3 server replaced s3rver (koa, a sidecar file per object, chunk framing stored), the stack process spent 11.44 ms per image with the uploaders inside it (15 ms in the issue's measurement); the figure comparable to that is stack process + uploaders here.`,
+    `Per image the stack process serves four S3 requests (the upload's PutObject, then the function's GetObject with If-Match, the result's PutObject and the HeadObject that re-checks the upload's ETag: each SigV4-verified, each body hashed with MD5 and checked against its CRC32 and, when the client signed it, its SHA-256, each write committed with one segment append and one journal append), turns the upload into an S3 event, hands it to a worker over IPC and writes the function's log lines. Until the project's own S3 server replaced s3rver (koa, a sidecar file per object, chunk framing stored), the stack process spent 11.44 ms per image with the uploaders inside it (15 ms in the issue's measurement); the figure comparable to that is stack process + uploaders here.`,
     "",
+  );
+  if (throughput.withoutModel && throughput.floor) {
+    const f = throughput.floor.serverCpuMsPerImage;
+    md.push(
+      `Where the stack process's CPU goes, measured in the same run: at concurrency 2 it spent **${throughput.runs[1].cpuMsPerImage.stackProcess} ms** per image with the model running in the workers, and **${throughput.withoutModel.cpuMsPerImage.stackProcess} ms** with bench/fixtures/s3-io in place of the function (the same S3 calls per image, no inference; ${throughput.withoutModel.imagesPerSecond} images/s): the rest is what sharing two cores with onnxruntime and the resampling costs the stack's code. The four requests of an image alone, made ${throughput.floor.images} times in sequence by one SDK client in another process, cost the local S3 server **${f.localS3} ms** and a node:http server that reads each request and answers it without any work **${f.nodeHttpDoingNothing} ms**: that much of the stack's figure is Node's HTTP server and the kernel's loopback TCP, whatever the server does.`,
+      "",
+    );
+  }
+  md.push(
     `Concurrency 2 ÷ 1: **${throughput.speedup}×**. The stack process (the local S3 server, the trigger rules, the emulator and the local logs, in one Node process) and the uploaders (a second process, 4 parallel AWS SDK PutObjects with default checksums, as \`imgfn upload\` is against \`imgfn dev\`) need CPU for every image too, so on ${throughput.cores} cores the pipeline cannot exceed ${throughput.cores} × 1000 ms ÷ (CPU per image, stack + uploaders + worker, at concurrency 2) = **${throughput.cpuBoundImagesPerSecond} images/s**.`,
     "",
   );

@@ -5,16 +5,24 @@
  * Latency is upload start → the invocation that wrote the result has finished; throughput is
  * images / (last result − first upload). Workers are started (cold) before the burst, so the
  * burst measures the warm pipeline; cold start is item 2.
+ * Where the stack process's CPU goes, two more measurements:
+ *  - the same burst at concurrency 2 with bench/fixtures/s3-io in place of the function: the same
+ *    S3 calls per image without the inference competing for the cores;
+ *  - the HTTP floor: the four requests of an image (requests-child.ts) 200 times in sequence,
+ *    against the local S3 server alone and against a node:http server that does nothing.
  */
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DEFAULTS, type Config } from "../../src/config.js";
+import { startLocalS3 } from "../../src/local/s3.js";
 import { startLocalStack, localS3Client } from "../../src/local/stack.js";
-import { TASK, WORK, log, r2, readImages, stats, writePart } from "./common.js";
+import { ROOT, TASK, WORK, log, r2, readImages, stats, writePart } from "./common.js";
 
 const BURST = Number(process.env.BENCH_BURST ?? 200);
 const UPLOADERS = 4;
@@ -28,11 +36,14 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function burst(concurrency: number) {
+/** The function's S3 traffic without the model (see the header). */
+const S3_IO_TASK = join(ROOT, "bench", "fixtures", "s3-io");
+
+async function burst(concurrency: number, taskRoot = TASK) {
   const load0 = loadavg()[0];
   const root = await mkdtemp(join(tmpdir(), "imgfn-bench-stack-"));
   const config: Config = { ...DEFAULTS, app: "bench", root, concurrency, retries: 0 } as Config;
-  const stack = await startLocalStack({ config, taskRoot: TASK, root });
+  const stack = await startLocalStack({ config, taskRoot, root });
   const s3 = localS3Client(stack.s3Endpoint, stack.region);
   const done = new Map<string, number>();
   stack.emulator.on("invocation", (rec: any) => {
@@ -92,8 +103,57 @@ async function burst(concurrency: number) {
   }
 }
 
+/** This process's CPU (ms) over the requests of `images` images made by requests-child.ts against `endpoint`. */
+async function serverCpu(endpoint: string, bucket: string, images: number): Promise<number> {
+  const child = fork(join(WORK, "requests-child.mjs"), [endpoint, bucket, image.file, String(images)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  let cpu0 = process.cpuUsage();
+  let used: NodeJS.CpuUsage | undefined;
+  child.on("message", (m) => {
+    if (m === "start") cpu0 = process.cpuUsage();
+    else used = process.cpuUsage(cpu0);
+    child.send("go");
+  });
+  const code = await exited;
+  if (code !== 0 || !used) throw new Error(`the requests process exited (${code}) before it finished`);
+  return (used.user + used.system) / 1000;
+}
+
+/** The four requests of an image against the local S3 server alone, and against node:http doing nothing. */
+async function requestFloor(images = BURST) {
+  const root = await mkdtemp(join(tmpdir(), "imgfn-bench-floor-"));
+  const local = await startLocalS3({ directory: root, buckets: ["bench-floor"] });
+  // the same responses' shape (an ETag, the photo for a GET), and no work at all
+  const bare = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (req.method === "GET") {
+        res.writeHead(200, { etag: '"floor"', "content-type": "image/jpeg", "content-length": String(bytes.length) });
+        res.end(bytes);
+      } else {
+        res.writeHead(200, { etag: '"floor"', "content-length": req.method === "HEAD" ? String(bytes.length) : "0" });
+        res.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+  try {
+    const localMs = await serverCpu(local.endpoint, "bench-floor", images);
+    const bareMs = await serverCpu(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`, "bench-floor", images);
+    return { images, requestsPerImage: 4, serverCpuMsPerImage: { localS3: r2(localMs / images), nodeHttpDoingNothing: r2(bareMs / images) } };
+  } finally {
+    bare.closeAllConnections();
+    await new Promise((resolve) => bare.close(resolve));
+    await local.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 const c1 = await burst(1);
 const c2 = await burst(2);
+const withoutModel = await burst(2, S3_IO_TASK);
+const floor = await requestFloor();
+log(`stack CPU per image: ${c2.cpuMsPerImage.stackProcess} ms with the model, ${withoutModel.cpuMsPerImage.stackProcess} ms without; the 4 requests alone: local S3 ${floor.serverCpuMsPerImage.localS3} ms, node:http doing nothing ${floor.serverCpuMsPerImage.nodeHttpDoingNothing} ms`);
 // With 2 cores, the stack process and the workers share the CPU: the best possible rate is
 // cores / (CPU per image), whatever the concurrency.
 const cpuPerImage = c2.cpuMsPerImage.stackProcess + c2.cpuMsPerImage.uploaders + c2.cpuMsPerImage.workers;
@@ -104,5 +164,7 @@ await writePart("throughput", {
   speedup: r2(c2.imagesPerSecond / c1.imagesPerSecond),
   cores: cpus().length,
   cpuBoundImagesPerSecond: r2((cpus().length * 1000) / cpuPerImage),
+  withoutModel,
+  floor,
 });
 process.exit(0);
