@@ -45,6 +45,7 @@ export const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
 
 /** One-shot crypto.hash where Node has it (20.12+): no Hash object per call. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: "hex") => string }).hash;
+const oneShotBuffer = (crypto as { hash?: { (algorithm: string, data: Buffer, encoding: "buffer"): Buffer; (algorithm: string, data: Buffer, encoding: "hex"): string } }).hash;
 export const sha256Hex = (data: string | Buffer): string => (oneShot ? oneShot("sha256", data, "hex") : createHash("sha256").update(data).digest("hex"));
 const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).update(data).digest();
 
@@ -127,9 +128,32 @@ export function signingKey(secret: string, date: string, region: string, service
   return key;
 }
 
-/** Hex HMAC of a string to sign. */
+/** A signing key's HMAC pads (RFC 2104: the 64-byte key block XOR 0x36 and XOR 0x5c). */
+const padsCache = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
+function pads(key: Buffer): { inner: Buffer; outer: Buffer } {
+  let p = padsCache.get(key);
+  if (!p) {
+    const block = Buffer.alloc(64);
+    (key.length > 64 ? createHash("sha256").update(key).digest() : key).copy(block);
+    p = { inner: Buffer.alloc(64), outer: Buffer.alloc(64) };
+    for (let i = 0; i < 64; i++) {
+      p.inner[i] = block[i] ^ 0x36;
+      p.outer[i] = block[i] ^ 0x5c;
+    }
+    padsCache.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * Hex HMAC-SHA256 of a string to sign. With one-shot hashing it is two crypto.hash calls over the
+ * key's cached pads: a request's signature, every chunk's and the trailer's cost no Hmac object.
+ */
 export function sign(key: Buffer, stringToSign: string): string {
-  return createHmac("sha256", key).update(stringToSign).digest("hex");
+  if (!oneShotBuffer) return createHmac("sha256", key).update(stringToSign).digest("hex");
+  const { inner, outer } = pads(key);
+  const innerHash = oneShotBuffer("sha256", Buffer.concat([inner, Buffer.from(stringToSign, "utf8")]), "buffer");
+  return oneShotBuffer("sha256", Buffer.concat([outer, innerHash]), "hex") as string;
 }
 
 export function signaturesEqual(a: string, b: string): boolean {
