@@ -249,6 +249,11 @@ if (unmet.length) {
       md.push(`- **${names[k]}**: ${python.memory.map((m: any) => `${m.image} ${m.imgfnPeakMb} vs ${m.pythonPeakMb} MB`).join(", ")}. A Node.js process with V8, libvips and onnxruntime starts larger than CPython with Pillow and onnxruntime (RSS after init in item 7), and the full-resolution decode of a 12 MP JPEG (36 MB of RGB) is the same on both sides.`);
     } else if (k === "appLayersVsPythonDeps" && python && x86) {
       md.push(`- **${names[k]}**: imgfn ${mb(appWithoutModel!)} (node_modules + handler) against ${mb(python.deps.pythonShippedBytes)} of Python packages (${Object.entries(python.deps.shipped).sort((a: any, b: any) => b[1] - a[1]).slice(0, 3).map(([n, b]: any) => `${n} ${mb(b)}`).join(", ")}); onnxruntime-node's and sharp's native libraries are most of imgfn's.`);
+    } else if (k === "coldStartToReadyMs" && cold) {
+      const b = cold.breakdown;
+      md.push(
+        `- **${names[k]}**: ${cold.toReady.median} ms (limit ${limits[k]}). Of it, Node's own bootstrap, before any of imgfn's code runs, took ${b.nodeBootstrap.median} ms; then sharp ${b.sharp.median} ms, onnxruntime ${b.onnxruntime.median} ms, the function bundle ${b.functionBundle.median} ms and the model session ${b.modelSession.median} ms.${python ? ` In item 9's runs, timed from spawn in the parent alternately with the Python handler's, imgfn took ${python.cold.imgfn.median} ms to ready and Python ${python.cold.python.median} ms.` : ""}`,
+      );
     } else if (k === "throughputConcurrency2OverConcurrency1" && throughput) {
       const c1 = throughput.runs[0];
       const busy = r2((c1.cpuMsPerImage.stackProcess + (c1.cpuMsPerImage.uploaders ?? 0) + c1.cpuMsPerImage.workers) * c1.imagesPerSecond / 1000);
@@ -256,10 +261,13 @@ if (unmet.length) {
         `- **${names[k]}**: at concurrency 1 the machine is already ${busy} cores busy (worker ${c1.cpuMsPerImage.workers} ms + stack process ${c1.cpuMsPerImage.stackProcess} ms + uploaders ${c1.cpuMsPerImage.uploaders ?? "-"} ms of CPU per image at ${c1.imagesPerSecond} images/s), so on ${throughput.cores} cores concurrency 2 can add at most ${r2(throughput.cores / busy)}×; the CPU-bound ceiling is ${throughput.cpuBoundImagesPerSecond} images/s. The machine's load average when each run started (${throughput.runs.map((r: any) => r.loadAverageAtStart ?? "?").join(" and ")}) counts too: other work on these two cores slows concurrency 2 more than concurrency 1.`,
       );
     } else if (k === "stackProcessCpuMsPerImage" && throughput) {
-      const alone = half?.stages.total.median;
-      const w = throughput.runs.map((r: any) => r.cpuMsPerImage.workers);
+      const stack = throughput.runs.map((r: any) => r.cpuMsPerImage.stackProcess);
+      const f = throughput.floor?.serverCpuMsPerImage;
+      const without = throughput.withoutModel?.cpuMsPerImage.stackProcess;
       md.push(
-        `- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); item 6 says what the stack does per image. The workers spent ${w.join(" and ")} ms of CPU per image against ${alone ?? "?"} ms for the whole warm invocation measured alone in item 1: on a busy machine every CPU figure in item 6 grows with the contention, the stack's included (load average when each run started: ${throughput.runs.map((r: any) => r.loadAverageAtStart ?? "?").join(" and ")}).`,
+        f && without !== undefined
+          ? `- **${names[k]}**: ${stack.join(" and ")} ms (limit ${limits[k]}). Per image the stack serves four S3 requests, and on this machine Node's HTTP server and loopback TCP alone cost ${f.nodeHttpDoingNothing} ms for them (a node:http server that does nothing, same client, same run); the local S3 server costs ${f.localS3} ms for the same four requests (SigV4, the body's MD5 and CRC32, the commit), the whole stack ${without} ms per image when the function makes the same S3 calls without the model, and ${stack[1]} ms at concurrency 2 with the model: sharing two cores with onnxruntime and the resampling makes the stack's own code slower. s3rver's stack cost 11.44 ms with the uploaders inside it; item 6 has the breakdown.`
+          : `- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); see item 6.`,
       );
     } else {
       md.push(`- **${names[k]}**: ${fmt(targets[k])} (limit ${limits[k]}); see the section below.`);
