@@ -7,7 +7,7 @@
  * bad or odd input against a normal photo.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
@@ -241,4 +241,5 @@ await writePart("python", {
   fidelity,
   badInput,
 });
+for (const dir of [corpusDir, inputDir]) rmSync(dir, { recursive: true, force: true });
 process.exit(0);
