@@ -52,6 +52,11 @@ function checksumError(manifest: ModelManifest, path: string, actual: string, wh
   );
 }
 
+/** The errors of a cache folder that cannot be created or written. */
+function isUnwritable(err: unknown): boolean {
+  return ["EACCES", "EPERM", "EROFS", "ENOTDIR", "ENOENT", "ENOSPC", "EEXIST"].includes((err as NodeJS.ErrnoException)?.code ?? "");
+}
+
 export function cachedWeightsPath(manifest: ModelManifest, env: NodeJS.ProcessEnv = process.env): string {
   if (!manifest.sha256) throw new ModelError(`model "${manifest.id}" has no sha256, so it cannot be cached`);
   return join(cacheDir(env), "models", manifest.sha256, manifest.file);
@@ -86,11 +91,17 @@ export async function resolveWeights(manifest: ModelManifest, opts: ResolveOptio
     const candidate = join(mirror, manifest.file);
     if (await exists(candidate)) {
       const resolved = await verify(candidate, "mirror");
-      await mkdir(join(cached, ".."), { recursive: true });
-      const tmp = `${cached}.${randomBytes(4).toString("hex")}.tmp`;
-      await copyFile(candidate, tmp);
-      await rename(tmp, cached);
-      return { ...resolved, path: cached, source: "mirror" };
+      try {
+        await mkdir(join(cached, ".."), { recursive: true });
+        const tmp = `${cached}.${randomBytes(4).toString("hex")}.tmp`;
+        await copyFile(candidate, tmp);
+        await rename(tmp, cached);
+        return { ...resolved, path: cached, source: "mirror" };
+      } catch (err) {
+        // a read-only home (a container, a CI sandbox): the verified mirror copy serves in place
+        if (!isUnwritable(err)) throw err;
+        return resolved;
+      }
     }
   }
 
@@ -119,7 +130,15 @@ async function download(manifest: ModelManifest, url: string, target: string, op
   const res = await (opts.fetchImpl ?? fetch)(url, { redirect: "follow", signal: AbortSignal.timeout(120_000) });
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
   const total = Number(res.headers.get("content-length")) || manifest.bytes;
-  await mkdir(join(target, ".."), { recursive: true });
+  try {
+    await mkdir(join(target, ".."), { recursive: true });
+  } catch (err) {
+    if (!isUnwritable(err)) throw err;
+    await res.body.cancel().catch(() => {});
+    throw new ModelError(`the model cache ${join(target, "..")} cannot be written (${(err as NodeJS.ErrnoException).code}), so the weights cannot be downloaded into it`, {
+      hint: "set XDG_CACHE_HOME to a writable folder, or point IMGFN_MODEL_MIRROR at a folder holding the .onnx file, or pass it with --weights",
+    });
+  }
   const tmp = `${target}.${randomBytes(4).toString("hex")}.tmp`;
   const hash = createHash("sha256");
   let received = 0;

@@ -101,6 +101,29 @@ describe("model weights resolver", () => {
     expect(err.hint).toMatch(/--weights/);
   });
 
+  // XDG_CACHE_HOME naming a file: the cache folder cannot be created, even by root (a read-only home)
+  const unwritableCache = async () => {
+    const file = join(await tmp(), "not-a-folder");
+    await writeFile(file, "");
+    return file;
+  };
+
+  it("a cache folder that cannot be written: the verified mirror copy is used in place", async () => {
+    const mirror = await tmp();
+    await copyFile(realWeights, join(mirror, manifest.file));
+    const got = await resolveWeights({ ...manifest, urls: [] }, { env: { XDG_CACHE_HOME: await unwritableCache(), IMGFN_MODEL_MIRROR: mirror } });
+    expect(got).toMatchObject({ source: "mirror", path: join(mirror, manifest.file), sha256: manifest.sha256 });
+  });
+
+  it("a cache folder that cannot be written: a download is refused naming the folder and how to choose another", async () => {
+    const cache = await unwritableCache();
+    const err = await resolveWeights({ ...manifest, urls: [`${baseUrl}/good.onnx`] }, { env: { XDG_CACHE_HOME: cache } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err.message).toContain(join(cache, "imgfn", "models"));
+    expect(err.message).toMatch(/cannot be written/);
+    expect(err.hint).toMatch(/XDG_CACHE_HOME/);
+  });
+
   it("an explicit path wins, and is checked too", async () => {
     const got = await resolveWeights(manifest, { explicitPath: realWeights, env: { XDG_CACHE_HOME: await tmp() } });
     expect(got.source).toBe("explicit");
