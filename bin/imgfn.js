@@ -3,6 +3,9 @@
 // The AWS SDK warns on every run under Node 20 about its releases after January 2027; imgfn pins
 // its SDK through package-lock.json, so the notice is noise here (set the variable to override).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+// onnxruntime's telemetry keeps a device id under $HOME; where HOME cannot be written it warns and
+// leaves a ":memory:.ses" file in the working folder instead (predict, golden, demo)
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
