@@ -3,6 +3,7 @@ import { failedEventJson, type FailedEvent } from "../pipeline/failures.js";
 import { resolveTarget } from "../target.js";
 import type { Output } from "../ui/output.js";
 import { defineCommand } from "./command.js";
+import { truncate } from "../ui/width.js";
 
 export const failedCommand = defineCommand({
   examples: ["failed", "failed --local", "failed --json"],
@@ -35,4 +36,3 @@ export function printFailed(out: Output, entries: FailedEvent[], source: string,
   out.info(c.dim(out.runnable(`${entries.length} failed event${entries.length > 1 ? "s" : ""} in ${source}; replay with "imgfn retry --all${local ? " --local" : ""}" or "imgfn retry --key <key>${local ? " --local" : ""}"`)));
 }
 
-const truncate = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);

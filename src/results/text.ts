@@ -1,56 +1,10 @@
 /**
  * Results as terminal text: width-aware rows (cells truncated with an ellipsis so a row never
- * wraps) and top-k bars. Column counting knows that CJK and emoji take two columns.
+ * wraps) and top-k bars, measured in terminal columns (ui/width.ts).
  */
+import { displayWidth, truncate } from "../ui/width.js";
 import { formatDuration, formatPercent } from "./view.js";
 import type { ResultRow } from "./read.js";
-
-/** Terminal columns a code point takes (0 for combining marks, 2 for wide ones). */
-function charWidth(cp: number): number {
-  if ((cp >= 0x300 && cp <= 0x36f) || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
-  if (
-    (cp >= 0x1100 && cp <= 0x115f) ||
-    (cp >= 0x2e80 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) ||
-    (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) ||
-    (cp >= 0x1f300 && cp <= 0x1faff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd)
-  )
-    return 2;
-  return 1;
-}
-
-export function displayWidth(s: string): number {
-  let w = 0;
-  for (const ch of s) w += charWidth(ch.codePointAt(0)!);
-  return w;
-}
-
-/** At most `width` columns; cut text ends in "…" ("middle" keeps both ends, for keys). */
-export function truncate(s: string, width: number, where: "end" | "middle" = "end"): string {
-  if (displayWidth(s) <= width) return s;
-  if (width <= 0) return "";
-  if (width === 1) return "…";
-  const chars = Array.from(s);
-  const take = (list: string[], budget: number) => {
-    const out: string[] = [];
-    let w = 0;
-    for (const ch of list) {
-      const cw = charWidth(ch.codePointAt(0)!);
-      if (w + cw > budget) break;
-      out.push(ch);
-      w += cw;
-    }
-    return out;
-  };
-  if (where === "end") return take(chars, width - 1).join("") + "…";
-  const head = take(chars, Math.ceil((width - 1) / 2));
-  const tail = take([...chars].reverse(), width - 1 - displayWidth(head.join(""))).reverse();
-  return head.join("") + "…" + tail.join("");
-}
 
 /**
  * Control characters shown as escapes: an S3 key may hold a newline or an ESC, which would break

@@ -6,7 +6,8 @@ import { Writable } from "node:stream";
 import ora, { type Ora } from "ora";
 import pc from "picocolors";
 import { bar } from "./progress.js";
-import { table as fitTable, truncate, visibleLength, type TableOptions } from "./table.js";
+import { table as fitTable, type TableOptions } from "./table.js";
+import { displayWidth, truncate } from "./width.js";
 import { runnable } from "./invocation.js";
 import { canAnimate, terminalColumns } from "./terminal.js";
 
@@ -156,7 +157,7 @@ export class StepHandle {
   private live(text: string): void {
     const columns = (this.out.stderr as NodeJS.WriteStream).columns;
     // the counts at the end matter most: cut the title, not the progress
-    this.spinner!.text = columns && visibleLength(text) > columns - 3 ? fitLine(text, columns - 3) : text;
+    this.spinner!.text = columns && displayWidth(text) > columns - 3 ? fitLine(text, columns - 3) : text;
   }
 
   /** n of N done: a bar on a redrawable terminal, else a plain line every tenth. */
@@ -210,6 +211,6 @@ function fitLine(text: string, width: number): string {
   const head = text.slice(0, barAt);
   let tail = text.slice(barAt);
   // too narrow for the bar and a readable title: keep the counts alone
-  if (visibleLength(tail) + 10 > width) tail = tail.replace(/^ ▕[^▏]*▏/, "");
-  return truncate(truncate(head, Math.max(1, width - visibleLength(tail))) + tail, width);
+  if (displayWidth(tail) + 10 > width) tail = tail.replace(/^ ▕[^▏]*▏/, "");
+  return truncate(truncate(head, Math.max(1, width - displayWidth(tail))) + tail, width);
 }

@@ -1,8 +1,9 @@
 /**
  * The one table helper: left-aligned columns (right-aligned where asked) that fit the terminal.
  * When the rows are wider than `width`, the columns marked `shrink` give up space first and their
- * cells end in "…"; lines are never wrapped. Colours (ANSI SGR codes) survive truncation.
+ * cells end in "…"; lines are never wrapped. Widths are terminal columns (width.ts).
  */
+import { displayWidth, truncate } from "./width.js";
 
 export interface TableOptions {
   indent?: number;
@@ -16,42 +17,13 @@ export interface TableOptions {
   gap?: number;
 }
 
-// eslint-disable-next-line no-control-regex
-const SGR = /\x1b\[[0-9;]*m/g;
-
-export function visibleLength(s: string): number {
-  return [...s.replace(SGR, "")].length;
-}
-
-/** Cuts `s` to `max` visible characters, the last being "…" when anything was cut. */
-export function truncate(s: string, max: number): string {
-  if (visibleLength(s) <= max) return s;
-  if (max <= 0) return "";
-  let out = "";
-  let shown = 0;
-  let coloured = false;
-  outer: for (const part of s.split(/(\x1b\[[0-9;]*m)/)) {
-    if (part.startsWith("\x1b[")) {
-      out += part;
-      coloured = true;
-      continue;
-    }
-    for (const ch of part) {
-      if (shown === max - 1) break outer;
-      out += ch;
-      shown++;
-    }
-  }
-  return out + "…" + (coloured ? "\x1b[0m" : "");
-}
-
 const MIN_SHRUNK = 6;
 
 export function table(rows: string[][], opts: TableOptions = {}): string {
   const gap = opts.gap ?? 2;
   const indent = opts.indent ?? 0;
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))));
   const columns = widths.length;
   const total = () => indent + widths.reduce((a, b) => a + b, 0) + gap * Math.max(0, columns - 1);
   if (opts.width !== undefined && total() > opts.width) {
@@ -71,7 +43,7 @@ export function table(rows: string[][], opts: TableOptions = {}): string {
     const cells = row.map((cell, i) => {
       const text = truncate(cell, widths[i]);
       if (i === row.length - 1 && !right.has(i)) return text;
-      const fill = " ".repeat(widths[i] - visibleLength(text));
+      const fill = " ".repeat(widths[i] - displayWidth(text));
       return right.has(i) ? fill + text : text + fill;
     });
     const line = (pad + cells.join(" ".repeat(gap))).trimEnd();

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultApp } from "../../src/config.js";
-import { displayWidth } from "../../src/results/text.js";
+import { displayWidth } from "../../src/ui/width.js";
 import { startDev, type DevProcess } from "../helpers/dev.js";
 import { bin, cliEnv, imgfn, sample } from "./helpers.js";
 

@@ -7,7 +7,8 @@ import { uploadKey } from "../../src/local/page/server.js";
 import { toRow, type ResultRow } from "../../src/results/read.js";
 import { renderReportHtml, scriptSafeJson } from "../../src/results/report.js";
 import { costPer1000, percentile, summarize } from "../../src/results/summary.js";
-import { barLines, displayWidth, resultTable, truncate } from "../../src/results/text.js";
+import { barLines, resultTable } from "../../src/results/text.js";
+import { displayWidth, truncate } from "../../src/ui/width.js";
 import type { ReportLine } from "../../src/ui/logs.js";
 
 const row = (key: string, over: Partial<ResultRow> = {}): ResultRow => ({

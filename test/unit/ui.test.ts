@@ -6,7 +6,8 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { detectInvocation, runnable } from "../../src/ui/invocation.js";
 import { Output } from "../../src/ui/output.js";
-import { table, truncate, visibleLength } from "../../src/ui/table.js";
+import { table } from "../../src/ui/table.js";
+import { displayWidth, truncate } from "../../src/ui/width.js";
 import { canAnimate, terminalColumns } from "../../src/ui/terminal.js";
 import { repoRoot } from "../e2e/helpers.js";
 
@@ -45,7 +46,7 @@ describe("table", () => {
 
   it("fits the width by cutting the shrinkable column with an ellipsis, never wrapping", () => {
     const lines = table(rows, { width: 50, shrink: [1], right: [2] }).split("\n");
-    for (const l of lines) expect(visibleLength(l)).toBeLessThanOrEqual(50);
+    for (const l of lines) expect(displayWidth(l)).toBeLessThanOrEqual(50);
     expect(lines[1]).toMatch(/^uploads\/eagle\.jpg {2}bald eagle, American.*… {2}97\.1%$/);
     expect(lines[2]).toMatch(/Egyptian cat\s+66\.6%$/);
     expect(lines.map((l) => l.length)).toEqual([50, 50, 50]);
@@ -54,12 +55,25 @@ describe("table", () => {
   it("keeps colours when truncating and resets them after the ellipsis", () => {
     const red = "\x1b[31mbald eagle, American eagle\x1b[39m";
     const cut = truncate(red, 10);
-    expect(visibleLength(cut)).toBe(10);
+    expect(displayWidth(cut)).toBe(10);
     expect(cut).toBe("\x1b[31mbald eagl…\x1b[0m");
   });
 
   it("a terminal narrower than the fixed columns cuts the line itself", () => {
-    for (const l of table(rows, { width: 20, shrink: [1] }).split("\n")) expect(visibleLength(l)).toBeLessThanOrEqual(20);
+    for (const l of table(rows, { width: 20, shrink: [1] }).split("\n")) expect(displayWidth(l)).toBeLessThanOrEqual(20);
+  });
+
+  it("counts terminal columns, not characters: CJK and emoji file names take two each and still fit, aligned", () => {
+    const wide = [
+      ["file", "top-1", "score"],
+      ["uploads/猫の写真-2024年夏.jpg", "Egyptian cat", "73.0%"],
+      ["uploads/🐱🐱🐱.png", "tabby", "12.5%"],
+      ["uploads/cat.jpg", "tiger cat", "1.3%"],
+    ];
+    const lines = table(wide, { width: 40, shrink: [0], right: [2] }).split("\n");
+    for (const l of lines) expect(displayWidth(l)).toBe(40);
+    expect(displayWidth("猫🐱e\u0301")).toBe(5); // 2 + 2 + 1: the combining accent takes no column
+    expect(truncate("\x1b[31m猫猫猫猫\x1b[39m", 6)).toBe("\x1b[31m猫猫…\x1b[0m");
   });
 });
 
@@ -138,7 +152,7 @@ describe("steps", () => {
       const frames = term.frames("12/60");
       expect(frames.length).toBeGreaterThan(0);
       for (const f of frames) {
-        expect(visibleLength(f)).toBeLessThanOrEqual(columns);
+        expect(displayWidth(f)).toBeLessThanOrEqual(columns);
         expect(f).toMatch(shape);
       }
     });
