@@ -33,13 +33,7 @@ export function lifecyclePolicy(keep = IMAGES_TO_KEEP): string {
 }
 
 export async function describeRepository(ecr: ECRClient, name: string): Promise<Repository | undefined> {
-  try {
-    const res = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
-    return res.repositories?.[0];
-  } catch (err) {
-    if (hasName(err, "RepositoryNotFoundException")) return undefined;
-    throw err;
-  }
+  return (await tolerating(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })), "RepositoryNotFoundException"))?.repositories?.[0];
 }
 
 export interface RepositoryRequest {

@@ -22,7 +22,7 @@ import { contentTypeFor, postImage } from "../pipeline/http-classify.js";
 import { formatMs } from "../ui/output.js";
 import type { AwsClients } from "./clients.js";
 import { lambdaUrlSigner } from "./url-signer.js";
-import { hasName, tolerating } from "./errors.js";
+import { tolerating } from "./errors.js";
 import { policyStatements, updateInProgress } from "./lambda.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { retryWhile, type Waiter } from "./retry.js";
@@ -49,12 +49,7 @@ export interface FunctionUrlView {
 }
 
 export async function getFunctionUrl(lambda: LambdaClient, functionName: string): Promise<GetFunctionUrlConfigCommandOutput | undefined> {
-  try {
-    return await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName }));
-  } catch (err) {
-    if (hasName(err, "ResourceNotFoundException")) return undefined;
-    throw err;
-  }
+  return tolerating(lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName })), "ResourceNotFoundException");
 }
 
 export function viewOf(cfg: GetFunctionUrlConfigCommandOutput): FunctionUrlView {

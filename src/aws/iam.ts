@@ -16,7 +16,10 @@ import {
   type Role,
 } from "@aws-sdk/client-iam";
 import { UserError } from "../errors.js";
-import { hasName } from "./errors.js";
+import { hasName, tolerating } from "./errors.js";
+
+/** IAM says a role or policy is not there with either name. */
+const NO_SUCH_ENTITY = ["NoSuchEntity", "NoSuchEntityException"];
 import { type Outcome, outcome } from "./outcome.js";
 
 export const TRUST_POLICY = {
@@ -84,21 +87,12 @@ export function decodePolicy(doc: string | undefined): unknown {
 }
 
 export async function getRole(iam: IAMClient, roleName: string): Promise<Role | undefined> {
-  try {
-    return (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role;
-  } catch (err) {
-    if (hasName(err, "NoSuchEntity", "NoSuchEntityException")) return undefined;
-    throw err;
-  }
+  return (await tolerating(iam.send(new GetRoleCommand({ RoleName: roleName })), ...NO_SUCH_ENTITY))?.Role;
 }
 
 export async function getInlinePolicy(iam: IAMClient, roleName: string, policyName: string): Promise<unknown> {
-  try {
-    return decodePolicy((await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }))).PolicyDocument);
-  } catch (err) {
-    if (hasName(err, "NoSuchEntity", "NoSuchEntityException")) return undefined;
-    throw err;
-  }
+  const res = await tolerating(iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })), ...NO_SUCH_ENTITY);
+  return res ? decodePolicy(res.PolicyDocument) : undefined;
 }
 
 const hasTags = (role: Role, tags: Record<string, string>) => Object.entries(tags).every(([k, v]) => role.Tags?.some((t) => t.Key === k && t.Value === v));
@@ -168,17 +162,9 @@ export async function deleteRole(iam: IAMClient, roleName: string, policyName: s
   const foreign = [...inline.filter((n) => n !== policyName), ...attached.map((p) => p.PolicyName ?? p.PolicyArn ?? "")];
   if (opts.dryRun) return outcome("delete", foreign.length ? [`policies added by someone else would keep it: ${foreign.join(", ")}`] : ["and its policy"]);
   if (inline.includes(policyName)) {
-    try {
-      await iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
-    } catch (err) {
-      if (!hasName(err, "NoSuchEntity", "NoSuchEntityException")) throw err;
-    }
+    await tolerating(iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })), ...NO_SUCH_ENTITY);
   }
   if (foreign.length) return outcome("skip", [`imgfn's policy removed; role kept because someone else added ${foreign.join(", ")}`]);
-  try {
-    await iam.send(new DeleteRoleCommand({ RoleName: roleName }));
-  } catch (err) {
-    if (!hasName(err, "NoSuchEntity", "NoSuchEntityException")) throw err;
-  }
+  await tolerating(iam.send(new DeleteRoleCommand({ RoleName: roleName })), ...NO_SUCH_ENTITY);
   return outcome("delete", ["and its policy"]);
 }

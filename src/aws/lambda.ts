@@ -60,12 +60,7 @@ export function currentImage(fn: GetFunctionCommandOutput): string | undefined {
 }
 
 export async function getFunction(lambda: LambdaClient, name: string): Promise<GetFunctionCommandOutput | undefined> {
-  try {
-    return await lambda.send(new GetFunctionCommand({ FunctionName: name }));
-  } catch (err) {
-    if (hasName(err, "ResourceNotFoundException")) return undefined;
-    throw err;
-  }
+  return tolerating(lambda.send(new GetFunctionCommand({ FunctionName: name })), "ResourceNotFoundException");
 }
 
 /** Configuration differences (deploy applies them; status reports them as drift). */
@@ -250,13 +245,8 @@ export interface EventInvokeRequest {
 }
 
 export async function getEventInvokeConfig(lambda: LambdaClient, name: string): Promise<{ retries?: number; maxEventAge?: number; onFailure?: string } | undefined> {
-  try {
-    const c = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }));
-    return { retries: c.MaximumRetryAttempts, maxEventAge: c.MaximumEventAgeInSeconds, onFailure: c.DestinationConfig?.OnFailure?.Destination };
-  } catch (err) {
-    if (hasName(err, "ResourceNotFoundException")) return undefined;
-    throw err;
-  }
+  const c = await tolerating(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name })), "ResourceNotFoundException");
+  return c ? { retries: c.MaximumRetryAttempts, maxEventAge: c.MaximumEventAgeInSeconds, onFailure: c.DestinationConfig?.OnFailure?.Destination } : undefined;
 }
 
 /** What differs between the function's event-invoke configuration and the wanted one (status reports these as drift). */
