@@ -9,11 +9,12 @@ import sharp from "sharp";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultApp } from "../../src/config.js";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localS3Client } from "../../src/local/s3.js";
 import { waitForResult } from "../../src/pipeline/upload.js";
 import { parseHandlerLine, parseReport } from "../../src/ui/logs.js";
+import { startDev } from "../helpers/dev.js";
 import { imgfnUnderPty } from "../helpers/pty.js";
 import { bin, cliEnv, descendants, imgfn, isGone, sample, until } from "./helpers.js";
 
@@ -23,7 +24,6 @@ let devExit: Promise<number | null>;
 let state: any;
 let s3: S3Client;
 let catBytes: Buffer;
-const stdoutLines: string[] = [];
 /** A latency as formatMs prints it: "502 ms" or "1.25 s". */
 const MS = String.raw`(?:\d+ ms|\d+\.\d\d s)`;
 /** Every key this file uploads that matches the trigger rules (each must run exactly once). */
@@ -41,21 +41,10 @@ async function put(key: string, body: Uint8Array) {
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), "imgfn-e2e-dev-"));
   catBytes = await readFile(sample("cat.jpg"));
-  dev = spawn("node", [bin, "--json", "dev", "--concurrency", "2"], { cwd: project, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  devExit = new Promise((resolve) => dev.once("exit", (code) => resolve(code)));
-  let stderr = "";
-  dev.stderr!.on("data", (d) => (stderr += d));
-  let buf = "";
-  dev.stdout!.on("data", (d) => {
-    buf += d;
-    const lines = buf.split("\n");
-    buf = lines.pop()!;
-    stdoutLines.push(...lines);
-  });
-  state = await until("imgfn dev to report its endpoints", () => {
-    if (dev.exitCode !== null) throw new Error(`imgfn dev exited early (${dev.exitCode}): ${stderr}`);
-    return stdoutLines.length > 0 ? JSON.parse(stdoutLines[0]) : undefined;
-  });
+  const started = await startDev(project, ["--concurrency", "2"]);
+  dev = started.child;
+  devExit = started.exited;
+  state = started.state;
   s3 = localS3Client(state.s3Endpoint);
 });
 

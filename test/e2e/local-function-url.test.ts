@@ -1,18 +1,17 @@
 // End to end through `imgfn dev` (real model, real worker processes): the local Function URL with
 // curl and with `imgfn classify`, 20 parallel requests with cold then warm starts, the 413 limit.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReport } from "../../src/ui/logs.js";
+import { startDev, type DevProcess } from "../helpers/dev.js";
 import { CAT_CLASSES } from "../helpers/images.js";
-import { bin, cliEnv, imgfn, sample, until } from "./helpers.js";
+import { imgfn, sample, until } from "./helpers.js";
 
 let project: string;
-let dev: ChildProcess;
-let devExit: Promise<number | null>;
+let dev: DevProcess;
 let state: any;
 const CONCURRENCY = 2;
 
@@ -24,24 +23,12 @@ async function logEvents(): Promise<{ message: string; logStreamName: string }[]
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), "imgfn-e2e-url-"));
   await writeFile(join(project, "imgfn.config.json"), JSON.stringify({ app: "urls", http: { auth: "NONE", cors: { allowOrigins: ["https://app.example.com"] } } }));
-  dev = spawn("node", [bin, "--json", "dev", "--concurrency", String(CONCURRENCY)], { cwd: project, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  devExit = new Promise((resolve) => dev.once("exit", (code) => resolve(code)));
-  let stderr = "";
-  let stdout = "";
-  dev.stderr!.on("data", (d) => (stderr += d));
-  dev.stdout!.on("data", (d) => (stdout += d));
-  state = await until("imgfn dev to report its endpoints", () => {
-    if (dev.exitCode !== null) throw new Error(`imgfn dev exited early (${dev.exitCode}): ${stderr}`);
-    const line = stdout.split("\n")[0];
-    return stdout.includes("\n") ? JSON.parse(line) : undefined;
-  });
+  dev = await startDev(project, ["--concurrency", String(CONCURRENCY)]);
+  state = dev.state;
 }, 180_000);
 
 afterAll(async () => {
-  if (dev && dev.exitCode === null) {
-    dev.kill("SIGINT");
-    await devExit;
-  }
+  await dev?.stop();
   await rm(project, { recursive: true, force: true });
 });
 
