@@ -44,8 +44,7 @@ const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 export const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
 
 /** One-shot crypto.hash where Node has it (20.12+): no Hash object per call. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: "hex") => string }).hash;
-const oneShotBuffer = (crypto as { hash?: { (algorithm: string, data: Buffer, encoding: "buffer"): Buffer; (algorithm: string, data: Buffer, encoding: "hex"): string } }).hash;
+const oneShot = (crypto as { hash?: { (algorithm: string, data: string | Buffer, encoding: "hex"): string; (algorithm: string, data: Buffer, encoding: "buffer"): Buffer } }).hash;
 export const sha256Hex = (data: string | Buffer): string => (oneShot ? oneShot("sha256", data, "hex") : createHash("sha256").update(data).digest("hex"));
 const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).update(data).digest();
 
@@ -150,10 +149,10 @@ function pads(key: Buffer): { inner: Buffer; outer: Buffer } {
  * key's cached pads: a request's signature, every chunk's and the trailer's cost no Hmac object.
  */
 export function sign(key: Buffer, stringToSign: string): string {
-  if (!oneShotBuffer) return createHmac("sha256", key).update(stringToSign).digest("hex");
+  if (!oneShot) return createHmac("sha256", key).update(stringToSign).digest("hex");
   const { inner, outer } = pads(key);
-  const innerHash = oneShotBuffer("sha256", Buffer.concat([inner, Buffer.from(stringToSign, "utf8")]), "buffer");
-  return oneShotBuffer("sha256", Buffer.concat([outer, innerHash]), "hex") as string;
+  const innerHash = oneShot("sha256", Buffer.concat([inner, Buffer.from(stringToSign, "utf8")]), "buffer");
+  return oneShot("sha256", Buffer.concat([outer, innerHash]), "hex");
 }
 
 export function signaturesEqual(a: string, b: string): boolean {
